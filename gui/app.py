@@ -1,0 +1,81 @@
+"""QApplication setup and `main()`: the window shows first, the model loads in the worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo_paths() -> tuple[Path | None, Path | None]:
+    """The bundled demo model and images (each None when missing)."""
+    demo = REPO_ROOT / "resources" / "demo"
+    model = demo / "shapes.torchscript"
+    images = demo / "images"
+    return (model if model.is_file() else None, images if images.is_dir() else None)
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName("ScriptLens")
+    app.setApplicationName("ScriptLens")
+    app.setApplicationDisplayName("ScriptLens")
+    return app
+
+
+def _install_excepthook(window) -> None:
+    """An unexpected error in a handler becomes a banner, not a silent exit."""
+
+    def hook(exc_type, exc, tb) -> None:
+        log.error("unhandled error", exc_info=(exc_type, exc, tb))
+        window.show_error(f"Unexpected error: {exc_type.__name__}: {exc} (details in the log)")
+
+    sys.excepthook = hook
+
+
+def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None):
+    """Build and show the window, then open `model` / `images` (or the last ones) right after."""
+    from .main_window import MainWindow
+
+    window = MainWindow(settings)
+    window.show()
+
+    def open_initial() -> None:
+        if images is not None:
+            window.open_folder(Path(images))
+        if model is not None:
+            window.open_model(Path(model))
+
+    QTimer.singleShot(0, open_initial)
+    return window
+
+
+def main(model: Path | str | None = None, images: Path | str | None = None) -> int:
+    t0 = time.perf_counter()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = make_app()
+    if model is None and images is None:
+        from .settings import Settings
+
+        s = Settings()
+        last_model, last_folder = s.get_str("last/model"), s.get_str("last/folder")
+        model = last_model if last_model and Path(last_model).is_file() else None
+        images = last_folder if last_folder and Path(last_folder).is_dir() else None
+    window = create_window(model, images)
+    _install_excepthook(window)
+    log.info("window shown %.0f ms after main()", (time.perf_counter() - t0) * 1e3)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(*(sys.argv[1:3] + [None, None])[:2]))

@@ -1,0 +1,47 @@
+"""A dismissible, non-modal message strip shown above the canvas (errors, export summaries)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
+
+STYLES = {
+    "error": "background:#fdecea; color:#611a15; border:1px solid #f5c6cb;",
+    "warning": "background:#fff4e5; color:#663c00; border:1px solid #ffe0b2;",
+    "info": "background:#e8f4fd; color:#0d3c61; border:1px solid #b6dcfb;",
+}
+
+
+class Banner(QFrame):
+    dismissed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        close.clicked.connect(self._on_close_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.level = ""
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.level = level
+        self.setStyleSheet(f"Banner {{{STYLES.get(level, STYLES['info'])}}} QLabel {{border:none;}}")
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+    def _on_close_clicked(self) -> None:
+        self.hide()
+        self.dismissed.emit()

@@ -1,0 +1,141 @@
+"""The image canvas: wheel zoom around the cursor, drag to pan, fit to window, 1:1.
+
+Setters: `set_image`, `set_boxes`, `set_overlay_visible`, `set_placeholder`. Signals:
+`boxHovered(index)` (-1 when the mouse leaves every box), `zoomChanged(factor)`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+from .overlay import Overlay
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+
+
+class Canvas(QGraphicsView):
+    boxHovered = Signal(int)
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._pixmap_item = QGraphicsPixmapItem()
+        self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._pixmap_item.setZValue(0)
+        self._scene.addItem(self._pixmap_item)
+        self.overlay = Overlay(self._scene, self._on_box_hover)
+        self._fit_mode = True
+        self._placeholder = "Open a model (Ctrl+O) and a folder of images (Ctrl+Shift+O),\nor drop them here."
+        self._hovered = -1
+
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QColor("#2b2b2b"))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+        self.setAcceptDrops(False)  # drops are handled by the main window
+        self.viewport().setAcceptDrops(False)
+
+    # setters
+    def set_image(self, image: QImage | None) -> None:
+        old_size = self._pixmap_item.pixmap().size()
+        self.overlay.clear()
+        self._hovered = -1
+        if image is None or image.isNull():
+            self._pixmap_item.setPixmap(QPixmap())
+            self._scene.setSceneRect(QRectF())
+        else:
+            self._pixmap_item.setPixmap(QPixmap.fromImage(image))
+            self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
+            if self._fit_mode or old_size != image.size():
+                if self._fit_mode or old_size.isEmpty():
+                    self.fit()
+        self.viewport().update()
+
+    def set_boxes(self, boxes, class_ids, texts) -> None:
+        self._hovered = -1
+        self.overlay.set_boxes(boxes, class_ids, texts)
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self.overlay.set_visible(visible)
+
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder = text
+        self.viewport().update()
+
+    def has_image(self) -> bool:
+        return not self._pixmap_item.pixmap().isNull()
+
+    # zoom
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self._fit_mode = True
+        if self.has_image():
+            self.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoomChanged.emit(self.zoom_factor())
+
+    def actual_size(self) -> None:
+        self._fit_mode = False
+        self.resetTransform()
+        self.zoomChanged.emit(1.0)
+
+    def zoom_by(self, factor: float, anchor_under_mouse: bool = False) -> None:
+        current = self.zoom_factor()
+        target = max(MIN_ZOOM, min(MAX_ZOOM, current * factor))
+        if target == current:
+            return
+        self._fit_mode = False
+        old_anchor = self.transformationAnchor()
+        if not anchor_under_mouse:
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale(target / current, target / current)
+        self.setTransformationAnchor(old_anchor)
+        self.zoomChanged.emit(self.zoom_factor())
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
+
+    # events
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y()
+        if delta == 0:
+            return
+        self.zoom_by(ZOOM_STEP ** (delta / 120.0), anchor_under_mouse=True)
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_mode and self.has_image():
+            self.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawForeground(painter, rect)
+        if self.has_image() or not self._placeholder:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor("#bbbbbb"))
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+        painter.restore()
+
+    def _on_box_hover(self, index: int, entered: bool) -> None:
+        if entered:
+            self._hovered = index
+            self.boxHovered.emit(index)
+        elif self._hovered == index:
+            self._hovered = -1
+            self.boxHovered.emit(-1)

@@ -1,0 +1,223 @@
+"""The image list: a table model over file names (cheap for 100,000 rows), a filter proxy,
+and a small widget with a filter box. Knows nothing of files: the window sets names,
+counts and states, and may give a `labelled_probe(row) -> bool` checked lazily per row."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import (
+    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
+
+COL_NAME, COL_COUNT, COL_STATE = range(3)
+HEADERS = ("Image", "Det.", "Labels")
+
+STATE_NONE = ""
+STATE_LABELLED = "labelled"
+STATE_EXPORTED = "exported"
+STATE_ERROR = "error"
+
+
+class ImageListModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._names: list[str] = []
+        self._counts: dict[int, int] = {}
+        self._states: dict[int, str] = {}
+        self._errors: dict[int, str] = {}
+        self._probe: Callable[[int], bool] | None = None
+        self._probed: dict[int, bool] = {}
+
+    # setters
+    def set_names(self, names: list[str]) -> None:
+        self.beginResetModel()
+        self._names = list(names)
+        self._counts.clear()
+        self._states.clear()
+        self._errors.clear()
+        self._probed.clear()
+        self.endResetModel()
+
+    def set_labelled_probe(self, probe: Callable[[int], bool] | None) -> None:
+        self._probe = probe
+        self._probed.clear()
+        if self._names:
+            self._emit_column(COL_STATE)
+
+    def set_count(self, row: int, count: int | None) -> None:
+        if count is None:
+            self._counts.pop(row, None)
+        else:
+            self._counts[row] = int(count)
+        self._emit_cell(row, COL_COUNT)
+
+    def clear_counts(self) -> None:
+        self._counts.clear()
+        if self._names:
+            self._emit_column(COL_COUNT)
+
+    def set_state(self, row: int, state: str, message: str = "") -> None:
+        self._states[row] = state
+        if state == STATE_ERROR:
+            self._errors[row] = message
+        else:
+            self._errors.pop(row, None)
+        self._emit_cell(row, COL_STATE)
+        self._emit_cell(row, COL_NAME)
+
+    def refresh_labelled(self) -> None:
+        self._probed.clear()
+        if self._names:
+            self._emit_column(COL_STATE)
+
+    # getters (tests, window)
+    def count(self, row: int) -> int | None:
+        return self._counts.get(row)
+
+    def state(self, row: int) -> str:
+        if row in self._states:
+            return self._states[row]
+        if self._probe is None:
+            return STATE_NONE
+        if row not in self._probed:
+            self._probed[row] = bool(self._probe(row))
+        return STATE_LABELLED if self._probed[row] else STATE_NONE
+
+    def error(self, row: int) -> str:
+        return self._errors.get(row, "")
+
+    def _emit_cell(self, row: int, col: int) -> None:
+        if 0 <= row < len(self._names):
+            idx = self.index(row, col)
+            self.dataChanged.emit(idx, idx)
+
+    def _emit_column(self, col: int) -> None:
+        self.dataChanged.emit(self.index(0, col), self.index(len(self._names) - 1, col))
+
+    # Qt model API
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._names)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return self._names[row]
+            if col == COL_COUNT:
+                count = self._counts.get(row)
+                return "" if count is None else str(count)
+            if col == COL_STATE:
+                return self.state(row)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if row in self._errors:
+                return self._errors[row]
+            return self._names[row]
+        elif role == Qt.ItemDataRole.ForegroundRole:
+            if self._states.get(row) == STATE_ERROR:
+                return QColor("#c62828")
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col == COL_COUNT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class ImageFilterProxy(QSortFilterProxyModel):
+    """Case-insensitive substring filter on the file name column."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(COL_NAME)
+
+
+class ImageListWidget(QWidget):
+    """Filter box + list. `currentRowChanged(source_row)` when the user picks an image."""
+
+    currentRowChanged = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.model = ImageListModel(self)
+        self.proxy = ImageFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter file names…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._on_filter_text_changed)
+
+        self.view = QTreeView(self)
+        self.view.setModel(self.proxy)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)  # constant-time layout for huge folders
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # arrow keys belong to the window
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_COUNT, QHeaderView.ResizeMode.Fixed)
+        header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COL_COUNT, 44)
+        header.resizeSection(COL_STATE, 72)
+        self.view.selectionModel().currentRowChanged.connect(self._on_view_current_row_changed)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.view)
+
+    # setters
+    def set_names(self, names: list[str]) -> None:
+        self.model.set_names(names)
+
+    def set_current_row(self, source_row: int) -> None:
+        idx = self.proxy.mapFromSource(self.model.index(source_row, COL_NAME))
+        if idx.isValid():
+            self.view.selectionModel().blockSignals(True)
+            self.view.setCurrentIndex(idx)
+            self.view.selectionModel().blockSignals(False)
+            self.view.scrollTo(idx)
+
+    def visible_rows(self) -> list[int]:
+        """Source rows that pass the filter, in display order (used for navigation)."""
+        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+
+    def neighbour(self, source_row: int, step: int) -> int | None:
+        """The visible row `step` away from `source_row` (or the first/last one for +-inf)."""
+        n = self.proxy.rowCount()
+        if n == 0:
+            return None
+        idx = self.proxy.mapFromSource(self.model.index(source_row, 0)) if source_row >= 0 else QModelIndex()
+        if not idx.isValid():
+            pos = 0
+        else:
+            pos = max(0, min(n - 1, idx.row() + step))
+        return self.proxy.mapToSource(self.proxy.index(pos, 0)).row()
+
+    def first_last(self, last: bool) -> int | None:
+        n = self.proxy.rowCount()
+        if n == 0:
+            return None
+        return self.proxy.mapToSource(self.proxy.index(n - 1 if last else 0, 0)).row()
+
+    # handlers
+    def _on_filter_text_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+
+    def _on_view_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.currentRowChanged.emit(self.proxy.mapToSource(current).row())

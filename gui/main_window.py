@@ -1,0 +1,760 @@
+"""The main window: wires the widgets, the candidate cache and the engine worker.
+
+Widgets know nothing of files or models; this class does, and nothing else touches the
+engine. Threshold changes re-run only `apply_thresholds` on cached candidates (~1 ms), right
+in the slider handlers, so the overlay follows the slider while it is dragged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter, QVBoxLayout, QWidget,
+)
+
+from engine.candidates import Candidates
+from engine.detections import Detections
+from engine.images import IMAGE_EXTENSIONS, list_images
+from engine.thresholds import Thresholds, apply_thresholds
+
+from .banner import Banner
+from .candidate_cache import CandidateCache
+from .canvas import Canvas
+from .export_dialog import ExportChoice, ExportDialog, ExportProgressDialog
+from .help_dialog import HelpDialog
+from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
+from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
+from .overlay import chip_text
+from .settings import Settings
+from .side_panel import SidePanel
+from .worker import EngineThread, ExportRequest, ImageRequest, LoadModelRequest, PrefetchRequest
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = {".torchscript", ".pt", ".pth", ".ptl", ".jit", ".zip", ".ts"}
+MODEL_FILTER = "TorchScript models (*.torchscript *.pt *.pth *.ptl *.jit *.ts *.zip);;All files (*)"
+IMAGE_CACHE_SIZE = 12
+PREFETCH_OFFSETS = (1, 2, -1)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("ScriptLens")
+        self.setAcceptDrops(True)
+        self.settings = settings or Settings()
+        self.cache = CandidateCache()
+        self.engine = EngineThread(self.cache)
+        self.worker = self.engine.worker
+        self._ids = itertools.count(1)
+
+        # state (all of it; nothing is "set up later")
+        self._paths: list[Path] = []
+        self._row_of: dict[str, int] = {}
+        self._root: Path | None = None
+        self._row = -1
+        self._image_cache: OrderedDict[str, QImage] = OrderedDict()
+        self._model_path: Path | None = None
+        self._overrides = ModelOverrides()
+        self._model_id = 0
+        self._loading_id = 0
+        self._info = None  # engine.model_info.ModelInfo of the loaded model
+        self._latest_image_request = 0
+        self._candidates: Candidates | None = None
+        self._detections = Detections.empty()
+        self._overlays_on = True
+        self._labels_dir: Path | None = None
+        self._export_request: ExportRequest | None = None
+        self._export_progress: ExportProgressDialog | None = None
+        self.last_export_summary = None
+        self.first_detections_shown = False
+
+        self._build_widgets()
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+
+    # ------------------------------------------------------------------ building
+    def _build_widgets(self) -> None:
+        self.image_list = ImageListWidget()
+        self.canvas = Canvas()
+        self.banner = Banner()
+        self.side_panel = SidePanel()
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.setSpacing(0)
+        center_layout.addWidget(self.banner)
+        center_layout.addWidget(self.canvas, 1)
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(self.side_panel)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setMinimumWidth(280)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.image_list)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(side_scroll)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 800, 300])
+        self.setCentralWidget(self.splitter)
+
+        bar = self.statusBar()
+        self.load_progress = QProgressBar()
+        self.load_progress.setMaximumWidth(160)
+        self.load_progress.setTextVisible(False)
+        self.load_progress.hide()
+        self.load_label = QLabel()
+        self.timings_label = QLabel("")
+        self.device_label = QLabel("no model")
+        self.zoom_label = QLabel("")
+        bar.addWidget(self.load_label)
+        bar.addWidget(self.load_progress)
+        bar.addPermanentWidget(self.timings_label)
+        bar.addPermanentWidget(self.zoom_label)
+        bar.addPermanentWidget(self.device_label)
+
+    def _action(self, text: str, slot, shortcuts=(), menu=None, tip: str = "", checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        view_menu = mb.addMenu("&View")
+        go_menu = mb.addMenu("&Go")
+        help_menu = mb.addMenu("&Help")
+        a = self._action
+        self.open_model_action = a("Open &model…", self._on_open_model_triggered, ["Ctrl+O"], file_menu,
+                                   "Open a TorchScript detector")
+        self.open_folder_action = a("Open &folder…", self._on_open_folder_triggered, ["Ctrl+Shift+O"], file_menu,
+                                    "Open a folder of images")
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.model_settings_action = a("Model &settings…", self._on_model_settings_triggered, [], file_menu,
+                                       "Input size, class names and anchors when the metadata lacks them")
+        file_menu.addSeparator()
+        self.export_image_action = a("&Save labels of this image", self._on_export_image_triggered, ["Ctrl+S"],
+                                     file_menu, "Write the YOLO label file of the current image")
+        self.export_action = a("&Export labels…", self._on_export_triggered, ["Ctrl+E"], file_menu,
+                               "Export YOLO labels for this image or the whole folder")
+        file_menu.addSeparator()
+        self.quit_action = a("&Quit", self.close, ["Ctrl+Q"], file_menu)
+
+        self.fit_action = a("&Fit to window", self.canvas.fit, ["F"], view_menu)
+        self.actual_action = a("&Actual size (1:1)", self.canvas.actual_size, ["1"], view_menu)
+        self.zoom_in_action = a("Zoom &in", self.canvas.zoom_in, ["+", "=", "Ctrl++"], view_menu)
+        self.zoom_out_action = a("Zoom &out", self.canvas.zoom_out, ["-", "Ctrl+-"], view_menu)
+        self.toggle_overlay_action = a("Show &overlays", self._on_toggle_overlay_triggered, ["Space"], view_menu,
+                                       checkable=True)
+        self.toggle_overlay_action.setChecked(True)
+
+        self.next_action = a("&Next image", self.next_image, ["Right", "D"], go_menu)
+        self.prev_action = a("&Previous image", self.previous_image, ["Left", "A"], go_menu)
+        self.first_action = a("&First image", self._on_first_triggered, ["Home"], go_menu)
+        self.last_action = a("&Last image", self._on_last_triggered, ["End"], go_menu)
+        self.help_action = a("&Keyboard shortcuts", self._on_help_triggered, ["F1"], help_menu)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        for action in (self.open_model_action, self.open_folder_action, self.export_action, None,
+                       self.prev_action, self.next_action, None, self.fit_action, self.actual_action,
+                       self.toggle_overlay_action):
+            if action is None:
+                tb.addSeparator()
+            else:
+                tb.addAction(action)
+        self._rebuild_recent_menu()
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+            if keys:
+                rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        rows.append(("Mouse wheel", "Zoom around the cursor"))
+        rows.append(("Drag", "Pan"))
+        return rows
+
+    def _connect(self) -> None:
+        w = self.worker
+        w.modelLoading.connect(self._on_worker_model_loading)
+        w.modelLoaded.connect(self._on_worker_model_loaded)
+        w.modelFailed.connect(self._on_worker_model_failed)
+        w.imageLoaded.connect(self._on_worker_image_loaded)
+        w.predicted.connect(self._on_worker_predicted)
+        w.imageFailed.connect(self._on_worker_image_failed)
+        w.exportProgress.connect(self._on_worker_export_progress)
+        w.exportFinished.connect(self._on_worker_export_finished)
+        w.exportFailed.connect(self._on_worker_export_failed)
+        self.image_list.currentRowChanged.connect(self._on_image_list_current_row_changed)
+        sp = self.side_panel
+        sp.confChanged.connect(self._on_side_panel_thresholds_changed)
+        sp.iouChanged.connect(self._on_side_panel_thresholds_changed)
+        sp.agnosticChanged.connect(self._on_side_panel_thresholds_changed)
+        sp.maxDetChanged.connect(self._on_side_panel_thresholds_changed)
+        sp.classFilterChanged.connect(self._on_side_panel_thresholds_changed)
+        sp.showLabelsChanged.connect(self._on_side_panel_display_changed)
+        sp.showConfidencesChanged.connect(self._on_side_panel_display_changed)
+        self.canvas.boxHovered.connect(self._on_canvas_box_hovered)
+        self.canvas.zoomChanged.connect(self._on_canvas_zoom_changed)
+
+    # ------------------------------------------------------------------ settings
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 840)
+        state = s.window_state()
+        if state is not None:
+            self.splitter.restoreState(state)
+        sp = self.side_panel
+        with QSignalBlocker(sp):
+            sp.set_conf(s.get_float("thresholds/conf", 0.25))
+            sp.set_iou(s.get_float("thresholds/iou", 0.45))
+            sp.set_agnostic(s.get_bool("thresholds/agnostic", False))
+            sp.set_max_det(s.get_int("thresholds/max_det", 300))
+            sp.set_show_labels(s.get_bool("display/labels", True))
+            sp.set_show_confidences(s.get_bool("display/confidences", True))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set_geometry(self.saveGeometry())
+        s.set_window_state(self.splitter.saveState())
+        t = self.thresholds()
+        s.set("thresholds/conf", t.conf)
+        s.set("thresholds/iou", t.iou)
+        s.set("thresholds/agnostic", t.agnostic)
+        s.set("thresholds/max_det", t.max_det)
+        s.set("display/labels", self.side_panel.show_labels_box.isChecked())
+        s.set("display/confidences", self.side_panel.show_conf_box.isChecked())
+        s.sync()
+
+    def export_defaults(self) -> ExportChoice:
+        s = self.settings
+        return ExportChoice(
+            whole_folder=True,
+            out_dir=self.labels_dir() or Path("labels"),
+            save_conf=s.get_bool("export/save_conf", False),
+            empty_files=s.get_bool("export/empty_files", True),
+            write_classes=s.get_bool("export/write_classes", True),
+            on_existing=s.get_str("export/on_existing", "skip"),
+        )
+
+    def _remember_export_choice(self, choice: ExportChoice) -> None:
+        s = self.settings
+        s.set("export/save_conf", choice.save_conf)
+        s.set("export/empty_files", choice.empty_files)
+        s.set("export/write_classes", choice.write_classes)
+        s.set("export/on_existing", choice.on_existing)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for kind, opener in (("models", self.open_model), ("folders", self.open_folder)):
+            for path in self.settings.recent(kind):
+                action = self.recent_menu.addAction(path)
+                action.triggered.connect(lambda _=False, p=path, f=opener: f(Path(p)))
+            self.recent_menu.addSeparator()
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    # ------------------------------------------------------------------ public API
+    def thresholds(self) -> Thresholds:
+        sp = self.side_panel
+        return Thresholds(
+            conf=round(float(sp.conf_slider.value()), 2),
+            iou=round(float(sp.iou_slider.value()), 2),
+            classes=sp.checked_classes(),
+            agnostic=sp.agnostic_box.isChecked(),
+            max_det=sp.max_det_spin.value(),
+        )
+
+    @property
+    def model_id(self) -> int:
+        return self._model_id
+
+    @property
+    def model_info(self):
+        return self._info
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(self._paths)
+
+    @property
+    def current_row(self) -> int:
+        return self._row
+
+    @property
+    def current_path(self) -> Path | None:
+        return self._paths[self._row] if 0 <= self._row < len(self._paths) else None
+
+    @property
+    def detections(self) -> Detections:
+        return self._detections
+
+    def labels_dir(self) -> Path | None:
+        if self._labels_dir is not None:
+            return self._labels_dir
+        if self._root is None:
+            return None
+        from engine.labels import default_labels_dir
+
+        return default_labels_dir(self._root)
+
+    def show_error(self, message: str) -> None:
+        log.warning("%s", message)
+        self.banner.show_message(message, "error")
+        self.statusBar().showMessage(message.splitlines()[0], 8000)
+
+    def show_info(self, message: str) -> None:
+        self.banner.show_message(message, "info")
+        self.statusBar().showMessage(message.splitlines()[0], 8000)
+
+    def open_model(self, path: Path | str, overrides: ModelOverrides | None = None) -> int:
+        path = Path(path)
+        if overrides is None and path != self._model_path:
+            overrides = ModelOverrides()
+        if overrides is not None:
+            self._overrides = overrides
+        o = self._overrides
+        request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors)
+        self._loading_id = request.id
+        self._pending_model_path = path
+        self.load_label.setText(f"Loading {path.name}…")
+        self.load_progress.setRange(0, 0)  # busy until the worker reports a stage
+        self.load_progress.show()
+        self.worker.submit_load(request)
+        return request.id
+
+    def open_folder(self, folder: Path | str, select: Path | str | None = None) -> bool:
+        folder = Path(folder)
+        try:
+            paths = list_images(folder)
+        except OSError as exc:
+            self.show_error(f"Cannot open folder {folder}: {exc}")
+            return False
+        self._root = folder
+        self._paths = paths
+        self._row_of = {str(p): i for i, p in enumerate(paths)}
+        self._labels_dir = None
+        self._image_cache.clear()
+        self._row = -1
+        self.image_list.set_names([p.relative_to(folder).as_posix() for p in paths])
+        self._install_labelled_probe()
+        self.settings.set("last/folder", str(folder))
+        self.settings.add_recent("folders", str(folder))
+        self._rebuild_recent_menu()
+        self.setWindowTitle(f"ScriptLens — {folder.name}")
+        if not paths:
+            self.canvas.set_image(None)
+            self.canvas.set_placeholder(f"No images in {folder}")
+            self.show_error(f"No images found in {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
+            return True
+        row = self._row_of.get(str(Path(select)), 0) if select is not None else 0
+        self.go_to(row)
+        return True
+
+    def _install_labelled_probe(self) -> None:
+        root, out = self._root, self.labels_dir()
+        if root is None or out is None:
+            self.image_list.model.set_labelled_probe(None)
+            return
+        from engine.labels import label_path_for
+
+        paths = self._paths
+        self.image_list.model.set_labelled_probe(lambda row: label_path_for(paths[row], root, out).exists())
+
+    def go_to(self, row: int) -> None:
+        if not 0 <= row < len(self._paths):
+            return
+        self._row = row
+        self.image_list.set_current_row(row)
+        path = self._paths[row]
+        key = str(path)
+        image = self._image_cache.get(key)
+        if image is not None:
+            self._image_cache.move_to_end(key)
+            self.canvas.set_image(image)
+        else:
+            self.canvas.overlay.clear()
+        candidates = self.cache.get(self._model_id, path) if self._model_id else None
+        self._candidates = candidates
+        self._detections = Detections.empty()
+        if candidates is not None and image is not None:
+            self.timings_label.setText("cached: no model run")
+            self._refresh_detections()
+        want_prediction = bool(self._model_id) and candidates is None
+        if image is None or want_prediction:
+            request = ImageRequest(next(self._ids), path, self._model_id, image is None, want_prediction)
+            self._latest_image_request = request.id
+            self.worker.submit_image(request)
+        else:
+            self._latest_image_request = 0
+        self._prefetch_around(row)
+
+    def next_image(self) -> None:
+        row = self.image_list.neighbour(self._row, +1)
+        if row is not None and row != self._row:
+            self.go_to(row)
+
+    def previous_image(self) -> None:
+        row = self.image_list.neighbour(self._row, -1)
+        if row is not None and row != self._row:
+            self.go_to(row)
+
+    def export(self, choice: ExportChoice) -> int | None:
+        """Start an export (no dialog): the current image or the whole folder."""
+        from engine.export import ExportOptions
+        from engine.labels import OnExisting
+
+        if not self._model_id or self._info is None:
+            self.show_error("Open a model before exporting labels.")
+            return None
+        if self._root is None or not self._paths:
+            self.show_error("Open a folder of images before exporting labels.")
+            return None
+        if self._export_request is not None:
+            self.show_error("An export is already running.")
+            return None
+        paths = tuple(self._paths) if choice.whole_folder else ((self.current_path,) if self.current_path else ())
+        if not paths:
+            return None
+        options = ExportOptions(save_conf=choice.save_conf, empty_files=choice.empty_files,
+                                write_classes=choice.write_classes, on_existing=OnExisting(choice.on_existing))
+        request = ExportRequest(next(self._ids), self._model_id, paths, self._root, Path(choice.out_dir),
+                                tuple(self._info.names), self.thresholds(), options)
+        self._export_request = request
+        self._labels_dir = Path(choice.out_dir)
+        self._remember_export_choice(choice)
+        if choice.whole_folder:
+            self._export_progress = ExportProgressDialog(len(paths), self)
+            self._export_progress.canceled.connect(self._on_export_progress_canceled)
+            self._export_progress.show()
+        self.statusBar().showMessage(f"Exporting {len(paths)} image(s) to {choice.out_dir}…")
+        self.worker.submit_export(request)
+        return request.id
+
+    def cancel_export(self) -> None:
+        self.worker.cancel_export()
+
+    # ------------------------------------------------------------------ internals
+    def _prefetch_around(self, row: int) -> None:
+        if not self._model_id:
+            return
+        paths = []
+        for offset in PREFETCH_OFFSETS:
+            r = self.image_list.neighbour(row, offset)
+            if r is not None and r != row:
+                p = self._paths[r]
+                if self.cache.get(self._model_id, p) is None or str(p) not in self._image_cache:
+                    paths.append(p)
+        if paths:
+            self.worker.submit_prefetch(PrefetchRequest(next(self._ids), tuple(paths), self._model_id))
+
+    def _cache_image(self, path: Path, image: QImage) -> None:
+        self._image_cache[str(path)] = image
+        self._image_cache.move_to_end(str(path))
+        while len(self._image_cache) > IMAGE_CACHE_SIZE:
+            self._image_cache.popitem(last=False)
+
+    def _thresholds_without_class_filter(self, t: Thresholds) -> Thresholds:
+        return Thresholds(conf=t.conf, iou=t.iou, classes=None, agnostic=t.agnostic, max_det=t.max_det)
+
+    def _refresh_detections(self) -> None:
+        """Re-apply the thresholds to the cached candidates of the current image (~1 ms)."""
+        c = self._candidates
+        if c is None or self._info is None:
+            self._detections = Detections.empty()
+            self.canvas.overlay.clear()
+            self.side_panel.set_class_counts(None)
+            return
+        t = self.thresholds()
+        all_classes = apply_thresholds(c, self._thresholds_without_class_filter(t))
+        if t.classes is None:
+            det = all_classes
+        else:
+            det = all_classes[np.isin(all_classes.class_id, t.classes)]
+        self._detections = det
+        names = self._info.names
+        show_names = self.side_panel.show_labels_box.isChecked()
+        show_conf = self.side_panel.show_conf_box.isChecked()
+        boxes = det.xyxy.tolist()
+        class_ids = det.class_id.tolist()
+        texts = [chip_text(names[c_] if c_ < len(names) else f"class{c_}", float(s), show_names, show_conf)
+                 for c_, s in zip(class_ids, det.confidence.tolist())]
+        self.canvas.set_boxes(boxes, class_ids, texts)
+        self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
+        self.image_list.model.set_count(self._row, len(det))
+        self.first_detections_shown = True
+
+    def _show_timings(self, timings) -> None:
+        if timings is None:
+            self.timings_label.setText("cached: no model run")
+            return
+        self.timings_label.setText(
+            f"read {timings.read_ms:.1f} · preprocess {timings.preprocess_ms:.1f} · "
+            f"inference {timings.inference_ms:.1f} · post-process {timings.postprocess_ms:.1f} ms"
+        )
+
+    # ------------------------------------------------------------------ worker handlers
+    def _on_worker_model_loading(self, request_id: int, message: str, percent: int) -> None:
+        if request_id != self._loading_id:
+            return
+        self.load_label.setText(message)
+        self.load_progress.setRange(0, 100)
+        self.load_progress.setValue(percent)
+
+    def _on_worker_model_loaded(self, request_id: int, info) -> None:
+        if request_id != self._loading_id:
+            return  # a newer model was asked for meanwhile
+        self.load_progress.hide()
+        self.load_label.setText("")
+        self._model_id = request_id
+        self._info = info
+        self._model_path = Path(info.path)
+        self.cache.clear()
+        self.image_list.model.clear_counts()
+        names = tuple(info.names)
+        h, w = info.input_hw
+        self.side_panel.set_model_info({
+            "File": Path(info.path).name,
+            "FileTip": str(info.path),
+            "Layout": info.layout + (" (NMS in model)" if info.end2end else ""),
+            "Input": f"{w}×{h}" + (f", stride {info.stride}" if info.stride else ""),
+            "Device": info.device + (" (half)" if info.half else ""),
+            "Classes": str(len(names)),
+        })
+        self.side_panel.set_classes(names)
+        self.side_panel.set_iou_enabled(not info.end2end)
+        self.device_label.setText(f"device: {info.device}")
+        self.settings.set("last/model", str(info.path))
+        self.settings.add_recent("models", str(info.path))
+        self._rebuild_recent_menu()
+        self.statusBar().showMessage(f"Model loaded: {Path(info.path).name} ({info.layout}, {len(names)} classes)", 5000)
+        if self.banner.level == "error" and "model" in self.banner.text().lower():
+            self.banner.hide()
+        if self._row >= 0:
+            self.go_to(self._row)
+
+    def _on_worker_model_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._loading_id:
+            return
+        self.load_progress.hide()
+        self.load_label.setText("")
+        still = f" Still using {self._model_path.name}." if self._model_id and self._model_path else ""
+        self.show_error(f"Cannot load the model: {message}{still}")
+
+    def _on_worker_image_loaded(self, result) -> None:
+        if result.image is not None:
+            self._cache_image(result.path, result.image)
+        if result.request_id != self._latest_image_request or result.path != self.current_path:
+            return  # stale: the user has moved on
+        if result.image is not None:
+            self.canvas.set_image(result.image)
+            self.canvas.set_placeholder("")
+        if self._candidates is not None:
+            self._refresh_detections()
+
+    def _on_worker_predicted(self, result) -> None:
+        if result.model_id != self._model_id:
+            return  # output of a previous model
+        self.cache.put(result.model_id, result.path, result.candidates)
+        if result.image is not None:
+            self._cache_image(result.path, result.image)
+        row = self._row_of.get(str(result.path))
+        current = result.path == self.current_path
+        if not current or (result.request_id and result.request_id != self._latest_image_request):
+            return
+        self._candidates = result.candidates
+        if str(result.path) in self._image_cache and not self.canvas.has_image():
+            self.canvas.set_image(self._image_cache[str(result.path)])
+        self._show_timings(result.timings)
+        if row is not None:
+            self._refresh_detections()
+
+    def _on_worker_image_failed(self, request_id: int, path, message: str) -> None:
+        row = self._row_of.get(str(path))
+        if row is not None:
+            self.image_list.model.set_state(row, STATE_ERROR, message)
+        if request_id == self._latest_image_request and Path(path) == self.current_path:
+            self._candidates = None
+            self._detections = Detections.empty()
+            self.canvas.set_image(None)
+            self.canvas.set_placeholder(f"Cannot show this image:\n{message}")
+            self.side_panel.set_class_counts(None)
+            self.show_error(message)
+
+    def _on_worker_export_progress(self, request_id: int, done: int, total: int) -> None:
+        if self._export_progress is not None and self._export_request and request_id == self._export_request.id:
+            self._export_progress.set_progress(done, total)
+
+    def _finish_export(self) -> ExportRequest | None:
+        request, self._export_request = self._export_request, None
+        if self._export_progress is not None:
+            self._export_progress.canceled.disconnect(self._on_export_progress_canceled)
+            self._export_progress.close()
+            self._export_progress.deleteLater()
+            self._export_progress = None
+        return request
+
+    def _on_worker_export_finished(self, request_id: int, summary) -> None:
+        if self._export_request is None or request_id != self._export_request.id:
+            return
+        request = self._finish_export()
+        self.last_export_summary = summary
+        failed = {str(p) for p, _ in summary.failed}
+        for path in request.paths[: summary.images]:
+            row = self._row_of.get(str(path))
+            if row is not None and str(path) not in failed:
+                self.image_list.model.set_state(row, STATE_EXPORTED)
+        self._install_labelled_probe()
+        head = "Export cancelled" if summary.cancelled else "Exported"
+        text = (f"{head}: {summary.images} of {len(request.paths)} image(s) to {request.out_root} — "
+                f"{summary.written} written, {summary.skipped} skipped, {summary.backed_up} backed up, "
+                f"{summary.empty} empty, {len(summary.failed)} failed; {summary.detections} boxes "
+                f"in {summary.seconds:.1f} s.")
+        if summary.failed:
+            path, message = summary.failed[0]
+            text += f"\nFirst failure: {message}"
+        if summary.skipped and not summary.written:
+            text += "\nExisting label files were kept (choose Overwrite or Back up in Export labels… to replace them)."
+        self.banner.show_message(text, "warning" if summary.failed or summary.cancelled else "info")
+        self.statusBar().showMessage(text.splitlines()[0], 10000)
+
+    def _on_worker_export_failed(self, request_id: int, message: str) -> None:
+        if self._export_request is None or request_id != self._export_request.id:
+            return
+        self._finish_export()
+        self.show_error(f"Export failed: {message}")
+
+    def _on_export_progress_canceled(self) -> None:
+        if self._export_progress is not None:
+            self._export_progress.setLabelText("Cancelling after the current image…")
+        self.cancel_export()
+
+    # ------------------------------------------------------------------ widget handlers
+    def _on_image_list_current_row_changed(self, row: int) -> None:
+        if row != self._row:
+            self.go_to(row)
+
+    def _on_side_panel_thresholds_changed(self, *_args) -> None:
+        self.image_list.model.clear_counts()  # counts of other images used the old thresholds
+        self._refresh_detections()
+
+    def _on_side_panel_display_changed(self, *_args) -> None:
+        self._refresh_detections()
+
+    def _on_canvas_box_hovered(self, index: int) -> None:
+        det = self._detections
+        if index < 0 or index >= len(det) or self._info is None:
+            self.statusBar().clearMessage()
+            return
+        x1, y1, x2, y2 = det.xyxy[index].tolist()
+        cls = int(det.class_id[index])
+        name = self._info.names[cls] if cls < len(self._info.names) else f"class{cls}"
+        self.statusBar().showMessage(
+            f"{name} {float(det.confidence[index]):.2f}   x1 {x1:.0f}  y1 {y1:.0f}  x2 {x2:.0f}  y2 {y2:.0f}"
+            f"   ({x2 - x1:.0f}×{y2 - y1:.0f} px)"
+        )
+
+    def _on_canvas_zoom_changed(self, factor: float) -> None:
+        self.zoom_label.setText(f"{factor * 100:.0f}%")
+
+    # ------------------------------------------------------------------ action handlers
+    def _on_open_model_triggered(self) -> None:
+        start = str(self._model_path.parent) if self._model_path else self.settings.get_str("last/model")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a TorchScript model", start, MODEL_FILTER)
+        if path:
+            self.open_model(Path(path))
+
+    def _on_open_folder_triggered(self) -> None:
+        start = str(self._root) if self._root else self.settings.get_str("last/folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def _on_model_settings_triggered(self) -> None:
+        info = self._info
+        dialog = ModelSettingsDialog(self._overrides, info.input_hw if info else None,
+                                     tuple(info.names) if info else (), self)
+        if dialog.exec() and self._model_path is not None:
+            self.open_model(self._model_path, dialog.overrides())
+        elif self._model_path is None:
+            self._overrides = dialog.overrides()
+
+    def _on_export_image_triggered(self) -> None:
+        defaults = self.export_defaults()
+        self.export(ExportChoice(False, defaults.out_dir, defaults.save_conf, defaults.empty_files,
+                                 defaults.write_classes, defaults.on_existing))
+
+    def _on_export_triggered(self) -> None:
+        if not self._paths:
+            self.show_error("Open a folder of images before exporting labels.")
+            return
+        current = self.current_path
+        dialog = ExportDialog(self.export_defaults(), current.name if current else None, len(self._paths), self)
+        if dialog.exec():
+            self.export(dialog.choice())
+
+    def _on_toggle_overlay_triggered(self) -> None:
+        self._overlays_on = not self._overlays_on
+        self.toggle_overlay_action.setChecked(self._overlays_on)
+        self.canvas.set_overlay_visible(self._overlays_on)
+
+    def _on_first_triggered(self) -> None:
+        row = self.image_list.first_last(last=False)
+        if row is not None:
+            self.go_to(row)
+
+    def _on_last_triggered(self) -> None:
+        row = self.image_list.first_last(last=True)
+        if row is not None:
+            self.go_to(row)
+
+    def _on_help_triggered(self) -> None:
+        HelpDialog(self.shortcut_table(), self).exec()
+
+    # ------------------------------------------------------------------ Qt events
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(Path(url.toLocalFile()))
+        event.acceptProposedAction()
+
+    def open_path(self, path: Path) -> None:
+        """Whatever was dropped: a folder, a model file or an image (opens its folder)."""
+        if path.is_dir():
+            self.open_folder(path)
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            self.open_folder(path.parent, select=path)
+        elif path.suffix.lower() in MODEL_SUFFIXES or path.is_file():
+            self.open_model(path)
+        else:
+            self.show_error(f"Cannot open {path}: not a folder, an image or a model file.")
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        self.engine.close()
+        super().closeEvent(event)

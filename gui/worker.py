@@ -1,0 +1,319 @@
+"""The engine worker: the only bridge between the window and torch.
+
+`EngineWorker` is a QObject living in its own QThread. The window calls its `submit_*`
+methods (cheap, thread-safe: they only fill a slot under a lock and wake the thread) and
+listens to its signals. Each request is a frozen snapshot with an id.
+
+Latest-wins: there is ONE pending slot per kind of request, not a queue. Holding the arrow
+key through 1,000 images overwrites the image slot 1,000 times; the worker only ever sees
+the newest one. A request that became stale while its image was being read skips the model.
+
+`engine.pipeline` (and so torch) is imported lazily inside the thread, on the first model
+load, so the window shows before torch is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from engine.errors import ScriptLensError
+from engine.images import read_image
+from engine.thresholds import Thresholds, apply_thresholds
+
+from .candidate_cache import CandidateCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadModelRequest:
+    id: int
+    path: Path
+    device: str = "auto"
+    imgsz: tuple[int, int] | None = None
+    names: tuple[str, ...] | None = None
+    anchors: tuple[tuple[float, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    id: int
+    path: Path
+    model_id: int  # 0: no model, just show the image
+    want_image: bool = True
+    want_prediction: bool = True
+
+
+@dataclass(frozen=True)
+class PrefetchRequest:
+    id: int
+    paths: tuple[Path, ...]
+    model_id: int
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    id: int
+    model_id: int
+    paths: tuple[Path, ...]
+    images_root: Path
+    out_root: Path
+    names: tuple[str, ...]
+    thresholds: Thresholds
+    options: object  # engine.export.ExportOptions
+    cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    request_id: int
+    path: Path
+    image: QImage | None  # None when the caller already had it
+    read_ms: float
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    request_id: int  # 0 for prefetch results
+    path: Path
+    model_id: int
+    candidates: object  # engine.candidates.Candidates
+    timings: object  # engine.pipeline.StageTimings
+    image: QImage | None = None  # prefetch results carry the image too
+
+
+def bgr_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage that owns its pixels (safe to hand to another thread)."""
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_BGR888).copy()
+
+
+class EngineWorker(QObject):
+    modelLoading = Signal(int, str, int)  # request id, message, percent
+    modelLoaded = Signal(int, object)  # request id (= model id), ModelInfo
+    modelFailed = Signal(int, str)
+    imageLoaded = Signal(object)  # ImageResult
+    predicted = Signal(object)  # PredictionResult
+    imageFailed = Signal(int, object, str)  # request id, path, message
+    exportProgress = Signal(int, int, int)  # request id, done, total
+    exportFinished = Signal(int, object)  # request id, ExportSummary
+    exportFailed = Signal(int, str)
+    _wake = Signal()
+
+    def __init__(self, cache: CandidateCache) -> None:
+        super().__init__()
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._slots: dict[str, object] = {}
+        self._wake_pending = False
+        self._stopping = False
+        self._detector = None
+        self._model_id = 0
+        self._export: ExportRequest | None = None
+        self.model_calls = 0  # how many times the model ran (tests count these)
+        self._wake.connect(self._on_wake)
+
+    # ---- called from the UI thread -------------------------------------------------
+    def _put(self, kind: str, request) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            self._slots[kind] = request
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._wake.emit()
+
+    def submit_load(self, request: LoadModelRequest) -> None:
+        with self._lock:  # a new model makes pending work for the old one meaningless
+            self._slots.pop("prefetch", None)
+        self._put("load", request)
+
+    def submit_image(self, request: ImageRequest) -> None:
+        self._put("image", request)
+
+    def submit_prefetch(self, request: PrefetchRequest) -> None:
+        self._put("prefetch", request)
+
+    def submit_export(self, request: ExportRequest) -> None:
+        self._put("export", request)
+
+    def cancel_export(self) -> None:
+        export = self._export
+        if export is not None:
+            export.cancel_event.set()
+        with self._lock:
+            pending = self._slots.pop("export", None)
+        if pending is not None:
+            pending.cancel_event.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._slots.clear()
+        self.cancel_export()
+
+    def has_pending_image(self) -> bool:
+        with self._lock:
+            return "image" in self._slots
+
+    # ---- worker thread ------------------------------------------------------------
+    def _take(self):
+        with self._lock:
+            for kind in ("load", "export", "image", "prefetch"):
+                request = self._slots.pop(kind, None)
+                if request is not None:
+                    if kind == "prefetch" and len(request.paths) > 1:  # one path at a time
+                        self._slots[kind] = replace(request, paths=request.paths[1:])
+                        request = replace(request, paths=request.paths[:1])
+                    return kind, request
+            self._wake_pending = False
+            return None, None
+
+    @Slot()
+    def _on_wake(self) -> None:
+        while True:
+            kind, request = self._take()
+            if request is None:
+                return
+            try:
+                getattr(self, f"_handle_{kind}")(request)
+            except Exception:  # the thread must survive anything; report, keep serving
+                log.exception("engine worker failed on %s", request)
+                message = "Internal error in the engine worker (see the log)."
+                if kind == "load":
+                    self.modelFailed.emit(request.id, message)
+                elif kind == "export":
+                    self.exportFailed.emit(request.id, message)
+                elif kind == "image":
+                    self.imageFailed.emit(request.id, request.path, message)
+
+    def _handle_load(self, req: LoadModelRequest) -> None:
+        self.modelLoading.emit(req.id, "Loading PyTorch…", 5)
+        t0 = time.perf_counter()
+        from engine import pipeline  # lazily: this is what imports torch
+
+        log.info("engine.pipeline imported in %.0f ms", (time.perf_counter() - t0) * 1e3)
+        self.modelLoading.emit(req.id, f"Loading {req.path.name}…", 40)
+        try:
+            detector = pipeline.Detector.load(
+                req.path, device=req.device, imgsz=req.imgsz, names=req.names, anchors=req.anchors
+            )
+        except ScriptLensError as exc:
+            self.modelFailed.emit(req.id, str(exc))
+            return
+        self._detector = detector
+        self._model_id = req.id
+        self.modelLoading.emit(req.id, "Model ready", 100)
+        self.modelLoaded.emit(req.id, detector.info)
+
+    def _read(self, path: Path) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        image = read_image(path)
+        return image, (time.perf_counter() - t0) * 1e3
+
+    def _predict(self, image: np.ndarray, read_ms: float):
+        prediction = self._detector.predict(image, read_ms=read_ms)
+        self.model_calls += 1
+        return prediction.candidates, prediction.timings
+
+    def _handle_image(self, req: ImageRequest) -> None:
+        try:
+            image, read_ms = self._read(req.path)
+        except ScriptLensError as exc:
+            self.imageFailed.emit(req.id, req.path, str(exc))
+            return
+        self.imageLoaded.emit(ImageResult(req.id, req.path, bgr_to_qimage(image) if req.want_image else None, read_ms))
+        if not req.want_prediction or self._detector is None or req.model_id != self._model_id:
+            return
+        if self.has_pending_image():
+            return  # stale already: the user moved on, don't spend the model on it
+        cached = self._cache.get(req.model_id, req.path)
+        if cached is not None:
+            self.predicted.emit(PredictionResult(req.id, req.path, req.model_id, cached, None))
+            return
+        try:
+            candidates, timings = self._predict(image, read_ms)
+        except ScriptLensError as exc:
+            self.imageFailed.emit(req.id, req.path, str(exc))
+            return
+        self.predicted.emit(PredictionResult(req.id, req.path, req.model_id, candidates, timings))
+
+    def _handle_prefetch(self, req: PrefetchRequest) -> None:
+        if self._detector is None or req.model_id != self._model_id:
+            return
+        path = req.paths[0]
+        if self._cache.get(req.model_id, path) is not None:
+            return
+        try:
+            image, read_ms = self._read(path)
+            candidates, timings = self._predict(image, read_ms)
+        except ScriptLensError as exc:
+            log.info("prefetch of %s failed: %s", path, exc)
+            return
+        self._cache.put(req.model_id, path, candidates)
+        self.predicted.emit(PredictionResult(0, path, req.model_id, candidates, timings, bgr_to_qimage(image)))
+
+    def _handle_export(self, req: ExportRequest) -> None:
+        from engine.export import export_labels
+
+        if req.model_id != self._model_id or self._detector is None:
+            self.exportFailed.emit(req.id, "No model is loaded: open a model before exporting.")
+            return
+        self._export = req
+        try:
+            summary = export_labels(
+                self._export_items(req), req.images_root, req.out_root, req.names, req.options,
+                cancel=req.cancel_event.is_set,
+                progress=lambda done, total: self.exportProgress.emit(req.id, done, total),
+                total=len(req.paths),
+            )
+        except ScriptLensError as exc:
+            self.exportFailed.emit(req.id, str(exc))
+            return
+        finally:
+            self._export = None
+        self.exportFinished.emit(req.id, summary)
+
+    def _export_items(self, req: ExportRequest):
+        """Detections for each image, lazily: cached candidates, else the model runs now."""
+        for path in req.paths:
+            if req.cancel_event.is_set():
+                return
+            candidates = self._cache.get(req.model_id, path)
+            if candidates is None:
+                try:
+                    image, read_ms = self._read(path)
+                    candidates, _ = self._predict(image, read_ms)
+                except ScriptLensError as exc:
+                    yield path, exc, None
+                    continue
+                self._cache.put(req.model_id, path, candidates)
+            h, w = candidates.geometry.source_hw
+            yield path, apply_thresholds(candidates, req.thresholds), (w, h)
+
+
+class EngineThread:
+    """Owns the QThread and the worker; `close()` stops both (waits for the current step)."""
+
+    def __init__(self, cache: CandidateCache) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("scriptlens-engine")
+        self.worker = EngineWorker(cache)
+        self.worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def close(self, timeout_ms: int = 10000) -> None:
+        self.worker.stop()
+        self.thread.quit()
+        if not self.thread.wait(timeout_ms):
+            log.warning("engine thread did not stop within %d ms", timeout_ms)
