@@ -1,0 +1,44 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def parse_imgsz(text: str) -> tuple[int, int]:
+    """`640` or `480x640` (HxW) or `480,640`."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[x,X]\s*(\d+))?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: give N or HxW, e.g. 640 or 384x640")
+    h = int(m.group(1))
+    w = int(m.group(2) or h)
+    if h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError("size must be positive")
+    return (h, w)
+
+
+def unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--imgsz", type=parse_imgsz, default=None, help="model input size N or HxW (default: from the model's metadata, else 640)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--half", action="store_true", help="fp16 inference (CUDA only; ignored on CPU)")
+    p.add_argument("--names", default=None, help="class names file (classes.txt, one per line, or a YAML with `names`)")
+
+
+def load_detector(args):
+    """Load the model named by args.model with the shared options; errors propagate."""
+    from engine.metadata import read_names_file
+    from engine.pipeline import Detector
+
+    names = read_names_file(args.names) if getattr(args, "names", None) else None
+    return Detector.load(args.model, device=args.device, half=args.half, imgsz=args.imgsz, names=names)

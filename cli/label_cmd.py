@@ -1,0 +1,115 @@
+"""`scriptlens label`: pre-label a whole folder headless, with the GUI's exact engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from engine.errors import ScriptLensError
+from engine.export import ExportOptions, export_labels
+from engine.labels import OnExisting, write_text_atomic
+
+from .common import add_model_options, load_detector, unit_float
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("label", help="write YOLO label files for every image in a folder")
+    p.add_argument("--model", required=True, help="TorchScript model file")
+    p.add_argument("--images", required=True, help="image folder (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders)")
+    p.add_argument("--conf", type=unit_float, default=0.25, help="confidence threshold (default 0.25)")
+    p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
+    p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
+    p.add_argument("--max-det", type=int, default=300, help="at most this many boxes per image (default 300)")
+    p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
+    p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")
+    p.add_argument("--on-existing", choices=[e.value for e in OnExisting], default="skip",
+                   help="what to do with label files that already exist (default: skip)")
+    p.add_argument("--thresholds", default=None, help="per-class confidence profile (JSON) from the GUI")
+    p.add_argument("--json", dest="json_out", default=None, help="also write every detection (original pixels) to this JSON file")
+    add_model_options(p)
+    p.set_defaults(run=run)
+
+
+def resolve_classes(values: list[str] | None, names: tuple[str, ...]) -> tuple[int, ...] | None:
+    if not values:
+        return None
+    lookup = {n.lower(): i for i, n in enumerate(names)}
+    out = []
+    for v in values:
+        for token in v.split(","):
+            token = token.strip()
+            if not token:
+                continue
+            if token.isdigit():
+                out.append(int(token))
+            elif token.lower() in lookup:
+                out.append(lookup[token.lower()])
+            else:
+                raise ScriptLensError(f"unknown class {token!r}; the model's classes are: {', '.join(names)}")
+    return tuple(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.images import list_images
+    from engine.thresholds import Thresholds, apply_thresholds
+
+    from .progress import progress_bar
+
+    images_root = Path(args.images)
+    if not images_root.is_dir():
+        print(f"error: image folder not found: {images_root}", file=sys.stderr)
+        return 1
+    paths = list_images(images_root)
+    if not paths:
+        print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
+        return 1
+    det = load_detector(args)  # ScriptLensError -> exit 3 in main
+    names = det.info.names
+    class_conf = ()
+    if args.thresholds:
+        from engine.profile import load_profile
+
+        profile = load_profile(args.thresholds, names)
+        class_conf = tuple(profile.items())
+    thresholds = Thresholds(conf=args.conf, iou=args.iou, classes=resolve_classes(args.classes, names),
+                            agnostic=args.agnostic, max_det=args.max_det, class_conf=class_conf)
+    options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty,
+                            on_existing=OnExisting(args.on_existing))
+    records: dict[str, list] | None = {} if args.json_out else None
+
+    def items():
+        for path, result in det.predict_paths(paths):
+            if isinstance(result, ScriptLensError):
+                bar.write(f"skipped {path}: {result}", file=sys.stderr)
+                yield path, result, (0, 0)
+                continue
+            dets = apply_thresholds(result.candidates, thresholds)
+            h, w = result.candidates.geometry.source_hw
+            if records is not None:
+                records[str(path.relative_to(images_root))] = [
+                    {"xyxy": [round(float(v), 3) for v in box], "conf": round(float(c), 6), "class_id": int(k), "class_name": names[k] if k < len(names) else str(k)}
+                    for box, c, k in zip(dets.xyxy.tolist(), dets.confidence, dets.class_id)
+                ]
+            yield path, dets, (w, h)
+
+    with progress_bar(total=len(paths)) as bar:
+        summary = export_labels(items(), images_root, Path(args.out), names, options,
+                                progress=lambda done, total: bar.update(1), total=len(paths))
+    for path, message in summary.failed:
+        if "cannot write" in message:
+            print(f"error: {message}", file=sys.stderr)
+    if records is not None:
+        payload = {"model": str(det.info.path), "settings": {"conf": args.conf, "iou": args.iou, "max_det": args.max_det,
+                   "agnostic": args.agnostic, "classes": thresholds.classes, "imgsz": list(det.info.input_hw)},
+                   "names": list(names), "detections": records}
+        write_text_atomic(Path(args.json_out), json.dumps(payload, indent=1))
+    print(summary.line())
+    processed = summary.images - len(summary.failed)
+    return 0 if processed > 0 else 1

@@ -1,0 +1,69 @@
+"""`scriptlens` entry point. With no arguments it opens the window on the bundled demo.
+
+Exit status: 0 success; 1 nothing could be processed (no images, every image failed, missing
+folder); 2 bad command-line usage; 3 the model cannot be used (not TorchScript, wrong device or
+input size, unsupported output). Per-image failures in a batch are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+
+from engine import __version__
+
+EXIT_OK, EXIT_NOTHING_DONE, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+# Subcommand modules, each with add_parser(sub) registering `run` as the parser default.
+COMMANDS = ("cli.gui_cmd", "cli.info_cmd", "cli.label_cmd", "cli.eval_cmd", "cli.bench_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scriptlens", description="See, tune and export the detections of a TorchScript detector.")
+    parser.add_argument("--version", action="version", version=f"scriptlens {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # optional command not present in this build
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        try:
+            gui_cmd = import_module("cli.gui_cmd")
+        except ModuleNotFoundError:
+            parser.print_help()
+            return EXIT_USAGE
+        return gui_cmd.run(argparse.Namespace(model=None, images=None, demo=True))
+    from engine.errors import ModelLoadError, ScriptLensError, UnsupportedOutputError
+
+    try:
+        return int(args.run(args) or 0)
+    except (ModelLoadError, UnsupportedOutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except ScriptLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_DONE
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_DONE
+    except KeyboardInterrupt:
+        print("interrupted: every label file written so far is complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Model backends: the only place that touches torch's model-loading API.
+
+`TorchScriptBackend` wraps ``torch.jit.load``. Decode, NMS and the GUI only see
+``forward(batch) -> raw output`` and ``config_text``, so an ExportedProgram (.pt2) or ONNX
+backend can be added later without touching them.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+TESTED_TORCH = "2.1 to 2.14"
+
+
+def resolve_device(device: str) -> str:
+    device = (device or "auto").lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelLoadError(
+                f"device '{device}' was requested but this torch build ({torch.__version__}) sees no CUDA GPU; "
+                "use --device cpu, or install a CUDA build of torch"
+            )
+        return device
+    if device != "cpu":
+        raise ModelLoadError(f"unknown device '{device}': use cpu, cuda, cuda:N or auto")
+    return device
+
+
+class TorchScriptBackend:
+    def __init__(self, module: Any, device: str, half: bool, config_text: str) -> None:
+        self.module = module
+        self.device = device
+        self.half = half
+        self.config_text = config_text
+
+    @classmethod
+    def load(cls, path: Path, device: str = "auto", half: bool = False) -> "TorchScriptBackend":
+        device = resolve_device(device)
+        half = bool(half) and device.startswith("cuda")  # fp16 only where it is fast and supported
+        extra = {"config.txt": ""}
+        try:
+            with warnings.catch_warnings():
+                # torch >= 2.13 warns that TorchScript is deprecated: expected here, silenced here only.
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated.*")
+                warnings.filterwarnings("ignore", message=r"(?i).*torchscript.*deprecated.*")
+                module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except (AttributeError, NotImplementedError) as exc:
+            raise ModelLoadError(
+                f"this torch ({torch.__version__}) cannot load TorchScript ({exc}); ScriptLens is tested with torch {TESTED_TORCH}"
+            ) from None
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "deprecat" in first.lower() or "removed" in first.lower():
+                raise ModelLoadError(
+                    f"this torch ({torch.__version__}) no longer loads TorchScript; install torch {TESTED_TORCH}"
+                ) from None
+            if "cuda" in first.lower():
+                raise ModelLoadError(
+                    f"{path}: the model was saved for CUDA and cannot be loaded on '{device}': use --device cuda on a GPU machine, "
+                    f"or export it again on the CPU (torch said: {first})"
+                ) from None
+            raise ModelLoadError(f"{path}: torch could not load this TorchScript file: {first}") from None
+        module.eval()
+        if half:
+            module.half()
+        config = extra["config.txt"]
+        if isinstance(config, bytes):
+            config = config.decode("utf-8", errors="replace")
+        return cls(module, device, half, config)
+
+    def forward(self, batch: np.ndarray) -> Any:
+        """Run the model on a (B, 3, H, W) float32 RGB batch in [0, 1]."""
+        x = torch.from_numpy(batch).to(self.device)
+        if self.half:
+            x = x.half()
+        with torch.inference_mode():
+            return self.module(x)

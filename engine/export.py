@@ -1,0 +1,111 @@
+"""Write YOLO labels for many images: used by `scriptlens label` and the GUI's export.
+
+Items arrive lazily as ``(image_path, Detections | error, (w, h))`` so the caller decides where
+detections come from (cached candidates, a fresh model run...). Each file is written atomically
+before the next item is pulled, so a cancel between images leaves only complete files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .detections import Detections
+from .errors import LabelWriteError, ScriptLensError
+from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
+
+ExportItem = tuple[Path, "Detections | ScriptLensError", tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    save_conf: bool = False
+    empty_files: bool = True  # an empty .txt marks an image as a negative in YOLO datasets
+    write_classes: bool = True  # classes.txt + data.yaml
+    on_existing: OnExisting = OnExisting.SKIP
+
+
+@dataclass
+class ExportSummary:
+    images: int = 0
+    written: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+    backed_up: int = 0
+    empty: int = 0
+    detections: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def line(self) -> str:
+        rate = self.images / self.seconds if self.seconds > 0 else 0.0
+        parts = [f"{self.images} images", f"{self.detections} detections", f"{self.written} written"]
+        for label, n in (("backed up + rewritten", self.backed_up), ("skipped (existing)", self.skipped),
+                         ("unchanged", self.unchanged), ("empty", self.empty)):
+            if n:
+                parts.append(f"{n} {label}")
+        parts.append(f"{len(self.failed)} failed")
+        parts.append(f"{self.seconds:.1f} s ({rate:.1f} images/s)")
+        return ("CANCELLED: " if self.cancelled else "") + ", ".join(parts)
+
+
+def export_labels(
+    items: Iterable[ExportItem],
+    images_root: Path,
+    out_root: Path,
+    names: Sequence[str],
+    options: ExportOptions = ExportOptions(),
+    *,
+    cancel: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    total: int | None = None,
+) -> ExportSummary:
+    start = time.perf_counter()
+    summary = ExportSummary()
+    out_root = Path(out_root)
+    policy = OnExisting(options.on_existing)
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    total = total or 0
+    for done, (image_path, result, image_wh) in enumerate(items, 1):
+        summary.images += 1
+        if isinstance(result, ScriptLensError):
+            summary.failed.append((Path(image_path), str(result)))
+        else:
+            dst = label_path_for(image_path, images_root, out_root)
+            summary.detections += len(result)
+            if len(result) == 0 and not options.empty_files:
+                summary.empty += 1
+            else:
+                try:
+                    outcome = write_label(dst, format_yolo(result, image_wh, options.save_conf), policy)
+                except LabelWriteError as exc:
+                    summary.failed.append((Path(image_path), str(exc)))
+                    if not out_root.exists() or not _writable(out_root):
+                        break  # the whole folder is unusable: one message, not one per image
+                else:
+                    summary.empty += len(result) == 0
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if progress:
+            progress(done, max(total, done))
+        if cancel and cancel():
+            summary.cancelled = True
+            break
+    # The class list goes with whatever labels exist now, cancelled or not.
+    if options.write_classes and (summary.written + summary.backed_up + summary.unchanged + summary.skipped):
+        try:
+            write_classes_txt(out_root, names)
+            write_data_yaml(out_root, names)
+        except LabelWriteError as exc:
+            summary.failed.append((out_root / "classes.txt", str(exc)))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _writable(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.W_OK)

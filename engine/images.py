@@ -1,0 +1,92 @@
+"""Find images in a folder and read them exactly as the reference predictors do.
+
+The references call ``cv2.imread(path, IMREAD_COLOR)``: EXIF orientation applied, grayscale
+replicated to 3 channels, alpha dropped (not blended), 16-bit scaled to 8-bit. We decode the
+bytes with ``cv2.imdecode`` (same decoder, same flags) so that non-ASCII paths work on every
+OS, and we turn every failure into one `ImageReadError` that names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageReadError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path: Path | str) -> tuple:
+    """Sort key so that img2 < img10, case-insensitive, folder by folder."""
+    parts = []
+    for part in Path(path).parts:
+        parts.append(tuple(int(t) if t.isdigit() else t.lower() for t in _DIGITS.split(part)))
+    return tuple(parts)
+
+
+def is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder: Path | str) -> list[Path]:
+    """All image files under `folder` (recursive, natural order, hidden files/folders skipped).
+
+    Symlinked folders are not followed (no loops); symlinked files are listed and fail at read
+    time with a clear message if broken.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(Path(dirpath, f) for f in filenames if is_image_name(f))
+    found.sort(key=lambda p: natural_key(p.relative_to(root)))
+    return found
+
+
+def _looks_truncated(data: bytes) -> str | None:
+    """libjpeg decodes a truncated JPEG into a grey-filled image without failing; catch it."""
+    if data[:2] == b"\xff\xd8":
+        tail = data.rstrip(b"\x00")[-64:]
+        if b"\xff\xd9" not in tail:
+            return "the JPEG data is truncated (no end-of-image marker); the file is incomplete"
+    return None
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """Read an image as BGR uint8 (H, W, 3), like ``cv2.imread(path, cv2.IMREAD_COLOR)``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        reason = "the link is broken" if path.is_symlink() else "the file does not exist"
+        raise ImageReadError(f"{path}: cannot read image: {reason}") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: cannot read image: permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read image: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageReadError(f"{path}: cannot read image: the file is empty (0 bytes)")
+    reason = _looks_truncated(data)
+    if reason:
+        raise ImageReadError(f"{path}: cannot read image: {reason}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        head = data[:64].lstrip().lower()
+        if head.startswith((b"<!doctype", b"<html", b"<?xml")):
+            what = "it is an HTML/XML document, not an image"
+        elif path.suffix.lower() == ".png" and data[:8] == b"\x89PNG\r\n\x1a\n":
+            what = "the PNG data is corrupt or truncated"
+        else:
+            what = "it is not an image OpenCV can decode (corrupt, truncated or another format)"
+        raise ImageReadError(f"{path}: cannot read image: {what}")
+    if image.ndim == 2:  # defensive: IMREAD_COLOR should always give 3 channels
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image

@@ -1,0 +1,53 @@
+"""`ModelInfo`: what ScriptLens knows about a loaded model, and where each fact came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LAYOUTS = ("raw_anchor_heads", "anchor_based", "anchor_free", "end2end")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    layout: str  # one of LAYOUTS
+    input_hw: tuple[int, int]
+    stride: int | None
+    names: tuple[str, ...]
+    anchors: tuple[tuple[float, ...], ...] | None  # pixels, one flat (w,h,...) tuple per level
+    device: str
+    half: bool
+    batch: int = 1
+    score_is_obj: bool = False  # one-class YOLOv7 exports: score = obj (see decode.py)
+    metadata: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)  # field -> "metadata" | "sidecar <file>" | "default" | "user" | "output"
+    output_shapes: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    @property
+    def end2end(self) -> bool:
+        return self.layout == "end2end"
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(field, value, source) rows for `scriptlens info` and the GUI's model panel."""
+        h, w = self.input_hw
+        rows = [
+            ("file", str(self.path), ""),
+            ("layout", self.layout, self.sources.get("layout", "output")),
+            ("output", ", ".join("x".join(map(str, s)) for s in self.output_shapes), "output"),
+            ("input size", f"{h}x{w} (HxW)", self.sources.get("input_hw", "")),
+            ("batch", str(self.batch), self.sources.get("batch", "")),
+            ("stride", str(self.stride) if self.stride else "-", self.sources.get("stride", "")),
+            ("device", self.device + (" (fp16)" if self.half else ""), ""),
+            ("classes", f"{self.num_classes}: " + ", ".join(self.names[:12]) + (" ..." if self.num_classes > 12 else ""),
+             self.sources.get("names", "")),
+        ]
+        if self.anchors:
+            rows.append(("anchors", "; ".join(",".join(f"{v:g}" for v in lvl) for lvl in self.anchors), self.sources.get("anchors", "")))
+        if self.end2end:
+            rows.append(("nms", "inside the model (IoU threshold has no effect)", "output"))
+        return rows

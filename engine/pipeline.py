@@ -1,0 +1,318 @@
+"""The pipeline: read -> letterbox -> forward -> decode -> `Candidates`, timed per stage.
+
+`Detector.load` also works out what the metadata cannot say: it runs the model once on a blank
+input (warm-up) to learn the output layout and class count, and turns the usual failures
+(wrong device, wrong input size) into messages that say what to do.
+Thresholds are NOT applied here: see `engine.thresholds.apply_thresholds`, which re-runs on
+cached candidates whenever a slider moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import metadata as meta
+from .backend import TorchScriptBackend
+from .candidates import Candidates
+from .decode import DEFAULT_FLOOR, DecodeContext, Decoder, check_finite, find_decoder, normalize_output, output_shapes
+from .errors import ImageReadError, ModelLoadError, ModelRunError, ScriptLensError, UnsupportedOutputError
+from .images import read_image
+from .letterbox import Geometry, letterbox
+from .model_file import check_torchscript_file
+from .model_info import ModelInfo
+
+log = logging.getLogger(__name__)
+
+# Input sizes tried, in order, when a model without metadata rejects the default 640.
+PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    read_ms: float = 0.0
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.read_ms + self.preprocess_ms + self.inference_ms + self.postprocess_ms
+
+
+@dataclass(frozen=True)
+class Prediction:
+    candidates: Candidates
+    timings: StageTimings
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def to_input_tensor(padded_bgr: np.ndarray) -> np.ndarray:
+    """BGR HWC uint8 -> RGB CHW float32 in [0, 1] (the references' exact steps)."""
+    rgb = padded_bgr[:, :, ::-1].transpose(2, 0, 1)
+    return np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(255.0)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # TorchScript errors carry the whole traceback of the graph; the last line says what failed.
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "Error" in ln or "error" in ln or "size" in ln or "shape" in ln:
+            return ln[:300]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+def _is_shape_error(message: str) -> bool:
+    m = message.lower()
+    return any(k in m for k in ("size of tensor", "sizes of tensors", "shape", "invalid for input of size", "dimension", "mat1 and mat2"))
+
+
+def _is_device_error(message: str) -> bool:
+    m = message.lower()
+    return "cuda" in m or "same device" in m or "device type" in m
+
+
+class Detector:
+    """A loaded model plus everything needed to turn images into `Candidates`."""
+
+    def __init__(self, backend: TorchScriptBackend, info: ModelInfo, decoder: Decoder, ctx: DecodeContext, floor: float) -> None:
+        self.backend = backend
+        self.info = info
+        self.decoder = decoder
+        self.ctx = ctx
+        self.floor = floor
+        # Anchor-based layouts come from YOLOv5/YOLOv7, whose predictors map boxes back their way.
+        self.box_convention = "yolov5" if info.layout in ("anchor_based", "raw_anchor_heads") else "ultralytics"
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        *,
+        device: str = "auto",
+        half: bool = False,
+        imgsz: int | Sequence[int] | None = None,
+        names: Sequence[str] | None = None,
+        anchors: Sequence[Sequence[float]] | None = None,
+        floor: float = DEFAULT_FLOOR,
+    ) -> "Detector":
+        path = Path(path)
+        check_torchscript_file(path)
+        backend = TorchScriptBackend.load(path, device=device, half=half)
+
+        facts = meta.MetaFacts()
+        meta.facts_from_config(meta.parse_config(backend.config_text), facts)
+        meta.facts_from_sidecars(path, facts)
+        if imgsz is not None:
+            parsed = meta.parse_imgsz(list(imgsz) if not isinstance(imgsz, int) else imgsz)
+            if parsed is None:
+                raise ModelLoadError(f"invalid input size {imgsz!r}: give N or HxW")
+            facts.set("imgsz", parsed, "user")
+        if names is not None:
+            facts.set("names", tuple(meta.clean_name(n) for n in names), "user")
+        if anchors is not None:
+            parsed_anchors = meta.parse_anchors(anchors)
+            if parsed_anchors is None:
+                raise ModelLoadError("invalid anchors: give one [w0,h0, w1,h1, ...] list per level")
+            facts.set("anchors", parsed_anchors, "user")
+
+        if facts.imgsz is None:
+            facts.set("imgsz", meta.DEFAULT_IMGSZ, "default")
+        batch = facts.batch or 1
+        pred, input_hw = cls._warm_up(backend, path, facts, batch)
+        if input_hw != facts.imgsz:
+            facts.set("imgsz", input_hw, "probed (the model accepted this size)")
+
+        ctx = DecodeContext(
+            input_hw=input_hw,
+            num_classes=len(facts.names) if facts.names else None,
+            anchors=facts.anchors,
+            nms_in_model=facts.nms_in_model,
+            end2end_flag=facts.end2end,
+        )
+        decoder = find_decoder(pred, ctx)
+        # A one-class model without metadata is taken as YOLOv7 (whose predictor scores by
+        # objectness alone: its class score is untrained); YOLOv5 >= 6.1 always has metadata.
+        if not facts.raw and decoder.name in ("anchor_based", "raw_anchor_heads") and decoder.num_classes(pred) == 1:
+            ctx = replace(ctx, score_is_obj=True)
+        if decoder.name == "raw_anchor_heads":
+            decoder.anchors_for(pred, ctx)  # fail now, not on the first image
+            if facts.anchors is None:
+                facts.set("anchors", meta.DEFAULT_ANCHORS, "default (YOLOv5/v7 P3-P5)")
+
+        nc = decoder.num_classes(pred)
+        names_final = cls._resolve_names(facts, nc)
+        stride = facts.stride
+        if stride is None and isinstance(pred, list):
+            stride = int(round(input_hw[0] / min(p.shape[2] for p in pred)))
+            facts.sources["stride"] = "output"
+        elif stride is None:
+            facts.sources["stride"] = "unknown"
+
+        info = ModelInfo(
+            path=path,
+            layout=decoder.name,
+            input_hw=input_hw,
+            stride=stride,
+            names=names_final,
+            anchors=facts.anchors if decoder.name == "raw_anchor_heads" else None,
+            device=backend.device,
+            half=backend.half,
+            batch=batch,
+            score_is_obj=ctx.score_is_obj,
+            metadata=dict(facts.raw),
+            sources={**{("input_hw" if k == "imgsz" else k): v for k, v in facts.sources.items()}, "layout": "output shape" + (" + metadata" if facts.raw else "")},
+            output_shapes=output_shapes(pred),
+        )
+        ctx = replace(ctx, num_classes=len(names_final))
+        log.info("loaded %s: %s, input %s, %d classes on %s", path.name, info.layout, input_hw, len(names_final), backend.device)
+        return cls(backend, info, decoder, ctx, floor)
+
+    @staticmethod
+    def _resolve_names(facts: meta.MetaFacts, nc: int | None) -> tuple[str, ...]:
+        names = facts.names
+        if nc is None:  # end-to-end output does not carry the class count
+            if names:
+                return names
+            facts.sources["names"] = "default (end-to-end output; give names in a sidecar)"
+            return meta.COCO_NAMES
+        if names is None:
+            facts.sources["names"] = "default (COCO)" if nc == 80 else "default"
+            return meta.default_names(nc)
+        if len(names) != nc:
+            log.warning("%d class names for a %d-class output; extra ids get generic names", len(names), nc)
+            facts.sources["names"] = facts.sources.get("names", "") + f" (adjusted to {nc} classes)"
+            return tuple(names[:nc]) + tuple(f"class{i}" for i in range(len(names), nc))
+        return names
+
+    @staticmethod
+    def _warm_up(backend: TorchScriptBackend, path: Path, facts: meta.MetaFacts, batch: int):
+        """Run a blank input; return the normalised output and the input size that worked."""
+        sizes = [facts.imgsz]
+        if facts.sources.get("imgsz") == "default":
+            sizes += [s for s in PROBE_SIZES if s != facts.imgsz]
+        first_error: str | None = None
+        for hw in sizes:
+            blank = np.full((batch, 3, *hw), 114 / 255, np.float32)
+            try:
+                raw = backend.forward(blank)
+            except Exception as exc:  # torch raises many types from inside a graph
+                msg = _first_line(exc)
+                if _is_device_error(msg):
+                    raise ModelLoadError(
+                        f"{path}: the model was traced on another device and cannot run on '{backend.device}' "
+                        f"(torch said: {msg}); use --device cuda on a GPU machine, or export it again on the CPU"
+                    ) from None
+                if _is_shape_error(msg):
+                    first_error = first_error or msg
+                    continue
+                raise ModelLoadError(f"{path}: the model failed on a blank {hw[0]}x{hw[1]} input: {msg}") from None
+            backend.forward(blank)  # TorchScript optimises its graph on the first runs: do them now
+            return normalize_output(raw), hw
+        src = facts.sources.get("imgsz", "default")
+        h, w = facts.imgsz
+        raise ModelLoadError(
+            f"{path}: the model rejects a {h}x{w} input (size from {src}): it was traced for another input size. "
+            f"Give the right one with --imgsz (GUI: Model settings). Torch said: {first_error}"
+        )
+
+    # ------------------------------------------------------------------ inference
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
+        padded, geom = letterbox(image, self.info.input_hw, self.box_convention)
+        return to_input_tensor(padded), geom
+
+    def predict(self, image: np.ndarray, read_ms: float = 0.0) -> Prediction:
+        t0 = time.perf_counter()
+        tensor, geom = self.preprocess(image)
+        t1 = time.perf_counter()
+        decoded, inference_ms, post_ms = self._timed_run([tensor])
+        cand = self._candidates(decoded[0], geom)
+        return Prediction(cand, StageTimings(read_ms, (t1 - t0) * 1000, inference_ms, post_ms))
+
+    def _timed_run(self, tensors: list[np.ndarray]):
+        size = self.info.batch
+        decoded = []
+        inference_ms = post_ms = 0.0
+        for start in range(0, len(tensors), size):
+            chunk = tensors[start : start + size]
+            batch = np.stack(chunk + [chunk[-1]] * (size - len(chunk)))
+            t0 = time.perf_counter()
+            try:
+                raw = self.backend.forward(batch)
+                pred = normalize_output(raw)  # includes the device->host copy
+            except UnsupportedOutputError:
+                raise
+            except Exception as exc:  # errors from inside the graph come in many types
+                raise ModelRunError(f"the model failed while running: {_first_line(exc)}") from None
+            t1 = time.perf_counter()
+            check_finite(pred)
+            decoded.extend(self.decoder.decode(pred, self.ctx, self.floor)[: len(chunk)])
+            inference_ms += (t1 - t0) * 1000
+            post_ms += _ms(t1)
+        return decoded, inference_ms, post_ms
+
+    def _candidates(self, decoded, geom: Geometry) -> Candidates:
+        xyxy, score, cls = decoded
+        return Candidates(xyxy, score, cls, geom, nms_in_model=self.decoder.nms_in_model)
+
+    def predict_path(self, path: Path | str) -> Prediction:
+        t0 = time.perf_counter()
+        image = read_image(path)
+        return self.predict(image, read_ms=_ms(t0))
+
+    def predict_paths(self, paths: Iterable[Path], *, workers: int = 2, lookahead: int = 4) -> Iterator[tuple[Path, Prediction | ScriptLensError]]:
+        """Predict many images in order, reading + letterboxing ahead on a small thread pool
+        while the model runs (OpenCV and torch release the GIL). Per-image failures are
+        yielded as the exception, never raised: one bad file must not stop a batch."""
+        paths = list(paths)
+        size = self.info.batch
+
+        def load(p: Path):
+            t0 = time.perf_counter()
+            try:
+                image = read_image(p)
+                t1 = time.perf_counter()
+                tensor, geom = self.preprocess(image)
+                return tensor, geom, (t1 - t0) * 1000, _ms(t1)
+            except ImageReadError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scriptlens-read") as pool:
+            futures = [pool.submit(load, p) for p in paths[: lookahead + size]]
+            next_submit = len(futures)
+            i = 0
+            while i < len(paths):
+                group = []
+                while i < len(paths) and len(group) < size:
+                    result = futures[i].result()
+                    futures[i] = None  # free the tensor as soon as it is used
+                    if next_submit < len(paths):
+                        futures.append(pool.submit(load, paths[next_submit]))
+                        next_submit += 1
+                    if isinstance(result, ScriptLensError):
+                        yield paths[i], result
+                    else:
+                        group.append((paths[i], result))
+                    i += 1
+                if not group:
+                    continue
+                try:
+                    decoded, inf_ms, post_ms = self._timed_run([g[1][0] for g in group])
+                except ModelRunError as exc:
+                    for p, _ in group:
+                        yield p, exc
+                    continue
+                n = len(group)
+                for (p, (tensor, geom, read_ms, pre_ms)), d in zip(group, decoded):
+                    yield p, Prediction(self._candidates(d, geom), StageTimings(read_ms, pre_ms, inf_ms / n, post_ms / n))
