@@ -120,6 +120,7 @@ class EngineWorker(QObject):
         self._model_id = 0
         self._export: ExportRequest | None = None
         self.model_calls = 0  # how many times the model ran (tests count these)
+        self._busy = False
         self._wake.connect(self._on_wake)
 
     # ---- called from the UI thread -------------------------------------------------
@@ -162,6 +163,11 @@ class EngineWorker(QObject):
             self._slots.clear()
         self.cancel_export()
 
+    def is_idle(self) -> bool:
+        """Nothing pending and nothing running (tests wait for this)."""
+        with self._lock:
+            return not self._slots and not self._wake_pending and not self._busy
+
     def has_pending_image(self) -> bool:
         with self._lock:
             return "image" in self._slots
@@ -172,11 +178,13 @@ class EngineWorker(QObject):
             for kind in ("load", "export", "image", "prefetch"):
                 request = self._slots.pop(kind, None)
                 if request is not None:
+                    self._busy = True
                     if kind == "prefetch" and len(request.paths) > 1:  # one path at a time
                         self._slots[kind] = replace(request, paths=request.paths[1:])
                         request = replace(request, paths=request.paths[:1])
                     return kind, request
             self._wake_pending = False
+            self._busy = False
             return None, None
 
     @Slot()

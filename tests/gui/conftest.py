@@ -1,0 +1,51 @@
+"""Fixtures for the window tests: a tiny TorchScript detector with known output, a folder
+of images (one of them corrupt), and a window with its own settings file."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from gui_test_data import build_tiny_model, make_images  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.torchscript")
+
+
+@pytest.fixture
+def image_dir(tmp_path) -> Path:
+    folder = tmp_path / "dataset" / "images"
+    make_images(folder, 4, corrupt="img002_broken.jpg")  # sorts between img002 and img003
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def loaded(window, qtbot, tiny_model, image_dir):
+    """The window with the tiny model and the image folder open, first detections shown."""
+    window.open_folder(image_dir)
+    window.open_model(tiny_model)
+    qtbot.waitUntil(lambda: window.first_detections_shown, timeout=60000)
+    qtbot.waitUntil(window.worker.is_idle, timeout=30000)
+    return window

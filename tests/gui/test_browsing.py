@@ -1,0 +1,174 @@
+"""Open, navigate, tune thresholds (without running the model), filter classes, errors."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui.image_list import STATE_ERROR
+
+from gui_test_data import TINY_NAMES
+
+
+def box_texts(window) -> list[str]:
+    return sorted(item.chip.text for item in window.canvas.overlay.items if item.chip is not None)
+
+
+def test_gui_package_does_not_import_torch():
+    import gui.main_window  # noqa: F401
+    import gui.worker  # noqa: F401
+
+    # the tests themselves load torch for the fixtures, so check the gui sources instead
+    import pathlib
+
+    for path in pathlib.Path(gui.main_window.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "import torch" not in text, path
+        assert "\nfrom engine.pipeline" not in text and "\nimport engine.pipeline" not in text, path
+
+
+def test_open_shows_first_image_with_detections(loaded):
+    w = loaded
+    assert w.current_row == 0
+    assert w.canvas.has_image()
+    assert w.model_info.names == TINY_NAMES
+    # conf 0.25, IoU 0.45: a 0.90, b 0.60, c 0.35 (the 0.80 duplicate is suppressed)
+    assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]
+    assert w.image_list.model.count(0) == 3
+    assert "inference" in w.timings_label.text()
+    assert "cpu" in w.device_label.text()
+
+
+def test_navigate_with_keys_and_actions(loaded, qtbot):
+    w = loaded
+    w.activateWindow()
+    qtbot.keyClick(w, Qt.Key.Key_Right)
+    assert w.current_row == 1
+    qtbot.keyClick(w, Qt.Key.Key_D)
+    assert w.current_row == 2
+    qtbot.keyClick(w, Qt.Key.Key_A)
+    assert w.current_row == 1
+    qtbot.keyClick(w, Qt.Key.Key_End)
+    assert w.current_row == len(w.paths) - 1
+    qtbot.keyClick(w, Qt.Key.Key_Home)
+    assert w.current_row == 0
+    qtbot.keyClick(w, Qt.Key.Key_Left)  # stays on the first image
+    assert w.current_row == 0
+    w.next_image()
+    qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
+    assert w.current_path == w.paths[1]
+
+
+def test_slider_updates_overlay_without_running_the_model(loaded, qtbot):
+    w = loaded
+    calls = w.worker.model_calls
+    w.side_panel.conf_slider.setValue(0.5)
+    assert box_texts(w) == ["a 0.90", "b 0.60"]  # synchronous: follows the slider
+    w.side_panel.conf_slider.setValue(0.7)
+    assert box_texts(w) == ["a 0.90"]
+    w.side_panel.conf_slider.setValue(0.25)
+    w.side_panel.iou_slider.setValue(0.95)  # the duplicate survives a lax NMS
+    assert box_texts(w) == ["a 0.80", "a 0.90", "b 0.60", "c 0.35"]
+    w.side_panel.agnostic_box.setChecked(True)
+    w.side_panel.max_det_spin.setValue(1)
+    assert box_texts(w) == ["a 0.90"]
+    qtbot.wait(200)
+    assert w.worker.model_calls == calls
+
+
+def test_class_filter_hides_classes_but_keeps_counts(loaded):
+    w = loaded
+    sp = w.side_panel
+    sp.class_list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert w.thresholds().classes == (1, 2)
+    assert box_texts(w) == ["b 0.60", "c 0.35"]
+    assert "(1)" in sp.class_list.item(0).text()  # count of the hidden class still shown
+    sp.none_button.click()
+    assert box_texts(w) == []
+    sp.all_button.click()
+    assert len(w.detections) == 3
+
+
+def test_display_toggles_and_overlay_visibility(loaded):
+    w = loaded
+    w.side_panel.show_conf_box.setChecked(False)
+    assert box_texts(w) == ["a", "b", "c"]
+    w.side_panel.show_labels_box.setChecked(False)
+    w.side_panel.show_conf_box.setChecked(True)
+    assert box_texts(w) == ["0.35", "0.60", "0.90"]
+    w.toggle_overlay_action.trigger()
+    assert not any(item.isVisible() for item in w.canvas.overlay.items)
+    w.toggle_overlay_action.trigger()
+    assert all(item.isVisible() for item in w.canvas.overlay.items)
+
+
+def test_image_list_filter_limits_navigation(loaded):
+    w = loaded
+    w.image_list.filter_edit.setText("img003")
+    assert w.image_list.visible_rows() == [w.paths.index(next(p for p in w.paths if p.name == "img003.png"))]
+
+
+def test_corrupt_image_shows_an_error_entry_and_browsing_continues(loaded, qtbot):
+    w = loaded
+    broken = next(i for i, p in enumerate(w.paths) if p.name == "img002_broken.jpg")
+    w.go_to(broken)
+    qtbot.waitUntil(lambda: w.image_list.model.state(broken) == STATE_ERROR, timeout=30000)
+    assert "img002_broken.jpg" in w.banner.text()
+    assert "img002_broken.jpg" in w.image_list.model.error(broken)
+    assert len(w.detections) == 0
+    w.next_image()
+    qtbot.waitUntil(lambda: len(w.detections) == 3 and w.canvas.has_image(), timeout=30000)
+    assert w.current_row == broken + 1
+
+
+def test_bad_model_shows_an_error_and_the_app_stays_usable(window, qtbot, tmp_path, image_dir, tiny_model):
+    w = window
+    bad = tmp_path / "bad.torchscript"
+    bad.write_bytes(b"definitely not a TorchScript archive")
+    w.open_folder(image_dir)
+    w.open_model(bad)
+    qtbot.waitUntil(lambda: "Cannot load the model" in w.banner.text(), timeout=60000)
+    assert "bad.torchscript" in w.banner.text()
+    w.next_image()
+    qtbot.waitUntil(lambda: w.canvas.has_image() and w.current_row == 1, timeout=30000)
+    w.open_model(tiny_model)
+    qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=60000)
+
+
+def test_hover_reports_class_confidence_and_pixels(loaded):
+    w = loaded
+    item = next(i for i in w.canvas.overlay.items if i.chip and i.chip.text == "a 0.90")
+    w.canvas.boxHovered.emit(item.index)
+    message = w.statusBar().currentMessage()
+    assert message.startswith("a 0.90") and "x1 75" in message and "y1 80" in message
+
+
+def test_label_chips_ignore_zoom(loaded):
+    from PySide6.QtWidgets import QGraphicsItem
+
+    w = loaded
+    chip = w.canvas.overlay.items[0].chip
+    assert chip.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+    w.canvas.actual_size()
+    assert w.canvas.zoom_factor() == pytest.approx(1.0)
+    w.canvas.zoom_in()
+    assert w.canvas.zoom_factor() > 1.0
+    w.canvas.fit()
+
+
+def test_settings_are_persisted(loaded, tmp_path):
+    w = loaded
+    w.side_panel.conf_slider.setValue(0.4)
+    w.save_settings()
+    assert w.settings.get_float("thresholds/conf", 0) == pytest.approx(0.4)
+    assert w.settings.get_str("last/folder").endswith("images")
+    assert w.settings.recent("models")[0].endswith("tiny.torchscript")
+
+
+def test_help_lists_the_shortcuts(window):
+    keys = dict(window.shortcut_table())
+    joined = " ".join(keys)
+    for key in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+S", "Right", "Home", "End", "Space", "Ctrl+Q", "F"):
+        assert key in joined, key
