@@ -17,7 +17,7 @@ from engine import __version__
 EXIT_OK, EXIT_NOTHING_DONE, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 # Subcommand modules, each with add_parser(sub) registering `run` as the parser default.
-COMMANDS = ("cli.gui_cmd", "cli.info_cmd", "cli.label_cmd", "cli.eval_cmd", "cli.bench_cmd")
+COMMANDS = ("cli.gui_cmd", "cli.info_cmd", "cli.label_cmd", "cli.eval_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

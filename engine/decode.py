@@ -231,11 +231,11 @@ class AnchorFree(Decoder):
         for b in range(pred.shape[0]):
             x = pred[b]  # (4+nc, A)
             cls_scores = x[4:]
-            cls = cls_scores.argmax(axis=0)
-            score = np.take_along_axis(cls_scores, cls[None, :], axis=0)[0]
+            score = cls_scores.max(axis=0)  # a max along rows is SIMD-fast; argmax is not
             keep = np.flatnonzero(score > floor)
+            cls = cls_scores[:, keep].argmax(axis=0)  # so argmax only the survivors
             xyxy = xywh_to_xyxy(x[:4, keep].T)
-            score, cls = score[keep], cls[keep]
+            score = score[keep]
             ok = _finite_rows(xyxy, score)
             out.append((xyxy[ok].astype(np.float32), score[ok].astype(np.float32), cls[ok].astype(np.int64)))
         return out

@@ -30,30 +30,68 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
+# Up to this many boxes the IoU matrix (n*n float32) is built at once; above it, the memory-lean
+# loop runs instead.
+MATRIX_LIMIT = 2048
+
+
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Indices of kept boxes, highest score first."""
     n = len(scores)
     if n == 0:
         return np.zeros(0, np.int64)
-    order = np.argsort(-scores, kind="stable")
+    order = np.argsort(-np.asarray(scores), kind="stable")
     boxes = np.asarray(xyxy, np.float32)[order]
+    keep = _greedy_matrix(boxes, iou) if n <= MATRIX_LIMIT else _greedy_loop(boxes, iou)
+    return order[keep]
+
+
+def _iou_rows(boxes: np.ndarray, areas: np.ndarray, i, rest) -> np.ndarray:
+    """IoU of box(es) `i` against boxes `rest`, in float32 like the references."""
     x1, y1, x2, y2 = boxes.T
-    areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
-    remaining = np.arange(n)
+    w = (np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])).clip(0)
+    h = (np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])).clip(0)
+    inter = w * h
+    union = areas[i] + areas[rest] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _greedy_matrix(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Exact greedy NMS without a Python loop over boxes.
+
+    ``sup[i, j]`` (i < j) says box i would suppress box j. The greedy result is the unique
+    ``keep`` with ``keep[j] = not any(keep[i] and sup[i, j])``; iterating that rule from
+    ``keep = all`` fixes one more "generation" of suppression chains per pass, so it converges
+    in a handful of matrix-vector products (at most n).
+    """
+    n = len(boxes)
+    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    idx = np.arange(n)
+    sup = _iou_rows(boxes, areas, idx[:, None], idx[None, :]) > iou
+    sup &= idx[:, None] < idx[None, :]  # only higher-scoring boxes suppress
+    if not sup.any():
+        return idx
+    sup_f = sup.astype(np.float32)
+    keep = np.ones(n, bool)
+    for _ in range(n):
+        new = (keep.astype(np.float32) @ sup_f) == 0
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return idx[keep]
+
+
+def _greedy_loop(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy NMS looping once per KEPT box, each step vectorised over the survivors."""
+    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    remaining = np.arange(len(boxes))
     keep = []
     while remaining.size:
         i = remaining[0]
         keep.append(i)
         rest = remaining[1:]
-        if not rest.size:
-            break
-        w = (np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])).clip(0)
-        h = (np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])).clip(0)
-        inter = w * h
-        union = areas[i] + areas[rest] - inter
-        overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        remaining = rest[overlap <= iou]
-    return order[np.asarray(keep, np.int64)]
+        remaining = rest[_iou_rows(boxes, areas, i, rest) <= iou]
+    return np.asarray(keep, np.int64)
 
 
 def batched_nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou: float, agnostic: bool = False) -> np.ndarray:
