@@ -11,11 +11,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                    description="Open the ScriptLens window, optionally on a model and a folder.")
     parser.add_argument("--model", type=Path, default=None, help="TorchScript model to open")
     parser.add_argument("--images", type=Path, default=None, help="folder of images to open")
-    parser.set_defaults(func=run)
+    parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from gui.app import main  # lazy: PySide6 only when the window is wanted
+    """`args.demo` (set when `scriptlens` runs with no arguments) opens the bundled demo."""
+    from gui.app import demo_paths, main  # lazy: PySide6 only when the window is wanted
 
-    return main(model=getattr(args, "model", None), images=getattr(args, "images", None))
+    model, images = getattr(args, "model", None), getattr(args, "images", None)
+    if getattr(args, "demo", False) and model is None and images is None:
+        model, images = demo_paths()
+        if model is None and images is None:
+            return main()  # demo not bundled: open the last model/folder, if any
+    return main(model=model, images=images)

@@ -71,9 +71,11 @@ def main(model: Path | str | None = None, images: Path | str | None = None) -> i
         last_model, last_folder = s.get_str("last/model"), s.get_str("last/folder")
         model = last_model if last_model and Path(last_model).is_file() else None
         images = last_folder if last_folder and Path(last_folder).is_dir() else None
+        if model is None and images is None:
+            model, images = demo_paths()
     window = create_window(model, images)
     _install_excepthook(window)
-    log.info("window shown %.0f ms after main()", (time.perf_counter() - t0) * 1e3)
+    log.info("window shown %.0f ms after main() (epoch %.3f)", (time.perf_counter() - t0) * 1e3, time.time())
     return app.exec()
 
 

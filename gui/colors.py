@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-# Ultralytics' palette: distinct, readable on photos, familiar to YOLO users.
+# 20 colours chosen to stay distinct from each other (Trubetskoy's list), most distinct first.
 _PALETTE = (
-    "FF3838", "FF9D97", "FF701F", "FFB21D", "CFD231", "48F90A", "92CC17", "3DDB86", "1A9334",
-    "00D4BB", "2C99A8", "00C2FF", "344593", "6473FF", "0018EC", "8438FF", "520085", "CB38FF",
-    "FF95C8", "FF37C7",
+    "E6194B", "3CB44B", "4363D8", "F58231", "911EB4", "42D4F4", "F032E6", "BFEF45", "FABED4",
+    "469990", "DCBEFF", "9A6324", "FFE119", "800000", "AAFFC3", "808000", "FFD8B1", "000075",
+    "A9A9A9", "FFFAC8",
 )
 
 

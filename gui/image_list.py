@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
+    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
@@ -156,6 +156,10 @@ class ImageListWidget(QWidget):
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter file names…")
         self.filter_edit.setClearButtonEnabled(True)
+        self._filter_timer = QTimer(self)  # debounce: filtering 100,000 names takes a moment
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(150)
+        self._filter_timer.timeout.connect(self._on_filter_timer_timeout)
         self.filter_edit.textChanged.connect(self._on_filter_text_changed)
 
         self.view = QTreeView(self)
@@ -215,8 +219,11 @@ class ImageListWidget(QWidget):
         return self.proxy.mapToSource(self.proxy.index(n - 1 if last else 0, 0)).row()
 
     # handlers
-    def _on_filter_text_changed(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text)
+    def _on_filter_text_changed(self, _text: str) -> None:
+        self._filter_timer.start()
+
+    def _on_filter_timer_timeout(self) -> None:
+        self.proxy.setFilterFixedString(self.filter_edit.text())
 
     def _on_view_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

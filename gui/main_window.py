@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -21,13 +22,14 @@ from PySide6.QtWidgets import (
 
 from engine.candidates import Candidates
 from engine.detections import Detections
-from engine.images import IMAGE_EXTENSIONS, list_images
+from engine.images import IMAGE_EXTENSIONS
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .banner import Banner
 from .candidate_cache import CandidateCache
 from .canvas import Canvas
 from .export_dialog import ExportChoice, ExportDialog, ExportProgressDialog
+from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
 from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
 from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
@@ -52,6 +54,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.cache = CandidateCache()
         self.engine = EngineThread(self.cache)
+        self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
         self._ids = itertools.count(1)
 
@@ -60,7 +63,10 @@ class MainWindow(QMainWindow):
         self._row_of: dict[str, int] = {}
         self._root: Path | None = None
         self._row = -1
+        self._scan_id = 0
+        self.folder_opened = False
         self._image_cache: OrderedDict[str, QImage] = OrderedDict()
+        self._timings: OrderedDict[str, object] = OrderedDict()  # path -> StageTimings of its model run
         self._model_path: Path | None = None
         self._overrides = ModelOverrides()
         self._model_id = 0
@@ -203,6 +209,7 @@ class MainWindow(QMainWindow):
         w.exportProgress.connect(self._on_worker_export_progress)
         w.exportFinished.connect(self._on_worker_export_finished)
         w.exportFailed.connect(self._on_worker_export_failed)
+        self.scanner.finished.connect(self._on_scanner_finished)
         self.image_list.currentRowChanged.connect(self._on_image_list_current_row_changed)
         sp = self.side_panel
         sp.confChanged.connect(self._on_side_panel_thresholds_changed)
@@ -344,21 +351,36 @@ class MainWindow(QMainWindow):
         self.worker.submit_load(request)
         return request.id
 
-    def open_folder(self, folder: Path | str, select: Path | str | None = None) -> bool:
+    def open_folder(self, folder: Path | str, select: Path | str | None = None, wait: bool = False) -> int:
+        """List the folder in the background (`wait=True`: right now) and show its first image."""
+        scan_id = next(self._ids)
+        self._scan_id = scan_id
         folder = Path(folder)
-        try:
-            paths = list_images(folder)
-        except OSError as exc:
-            self.show_error(f"Cannot open folder {folder}: {exc}")
-            return False
+        select = Path(select) if select is not None else None
+        if wait:
+            self._on_scanner_finished(self.scanner.scan_now(scan_id, folder, select))
+        else:
+            self.load_label.setText(f"Listing {folder.name}…")
+            self.scanner.start(scan_id, folder, select)
+        return scan_id
+
+    def _on_scanner_finished(self, result) -> None:
+        if result.scan_id != self._scan_id:
+            return  # another folder was opened meanwhile
+        self.load_label.setText("")
+        if result.error:
+            self.show_error(result.error)
+            return
+        folder, paths, select = result.folder, result.paths, result.select
         self._root = folder
         self._paths = paths
         self._row_of = {str(p): i for i, p in enumerate(paths)}
         self._labels_dir = None
         self._image_cache.clear()
         self._row = -1
-        self.image_list.set_names([p.relative_to(folder).as_posix() for p in paths])
+        self.image_list.set_names(result.names)
         self._install_labelled_probe()
+        self.folder_opened = True
         self.settings.set("last/folder", str(folder))
         self.settings.add_recent("folders", str(folder))
         self._rebuild_recent_menu()
@@ -367,10 +389,9 @@ class MainWindow(QMainWindow):
             self.canvas.set_image(None)
             self.canvas.set_placeholder(f"No images in {folder}")
             self.show_error(f"No images found in {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
-            return True
-        row = self._row_of.get(str(Path(select)), 0) if select is not None else 0
+            return
+        row = self._row_of.get(str(select), 0) if select is not None else 0
         self.go_to(row)
-        return True
 
     def _install_labelled_probe(self) -> None:
         root, out = self._root, self.labels_dir()
@@ -399,7 +420,7 @@ class MainWindow(QMainWindow):
         self._candidates = candidates
         self._detections = Detections.empty()
         if candidates is not None and image is not None:
-            self.timings_label.setText("cached: no model run")
+            self._show_timings(self._timings.get(key), cached=True)
             self._refresh_detections()
         want_prediction = bool(self._model_id) and candidates is None
         if image is None or want_prediction:
@@ -503,15 +524,18 @@ class MainWindow(QMainWindow):
         self.canvas.set_boxes(boxes, class_ids, texts)
         self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
         self.image_list.model.set_count(self._row, len(det))
-        self.first_detections_shown = True
+        if not self.first_detections_shown:
+            self.first_detections_shown = True
+            log.info("first detections shown (epoch %.3f)", time.time())
 
-    def _show_timings(self, timings) -> None:
+    def _show_timings(self, timings, cached: bool = False) -> None:
         if timings is None:
-            self.timings_label.setText("cached: no model run")
+            self.timings_label.setText("cached: no model run" if cached else "")
             return
         self.timings_label.setText(
             f"read {timings.read_ms:.1f} · preprocess {timings.preprocess_ms:.1f} · "
             f"inference {timings.inference_ms:.1f} · post-process {timings.postprocess_ms:.1f} ms"
+            + ("  (cached, not re-run)" if cached else "")
         )
 
     # ------------------------------------------------------------------ worker handlers
@@ -531,6 +555,7 @@ class MainWindow(QMainWindow):
         self._info = info
         self._model_path = Path(info.path)
         self.cache.clear()
+        self._timings.clear()
         self.image_list.model.clear_counts()
         names = tuple(info.names)
         h, w = info.input_hw
@@ -577,6 +602,10 @@ class MainWindow(QMainWindow):
         if result.model_id != self._model_id:
             return  # output of a previous model
         self.cache.put(result.model_id, result.path, result.candidates)
+        if result.timings is not None:
+            self._timings[str(result.path)] = result.timings
+            while len(self._timings) > 4096:
+                self._timings.popitem(last=False)
         if result.image is not None:
             self._cache_image(result.path, result.image)
         row = self._row_of.get(str(result.path))
@@ -586,7 +615,7 @@ class MainWindow(QMainWindow):
         self._candidates = result.candidates
         if str(result.path) in self._image_cache and not self.canvas.has_image():
             self.canvas.set_image(self._image_cache[str(result.path)])
-        self._show_timings(result.timings)
+        self._show_timings(result.timings or self._timings.get(str(result.path)), cached=result.timings is None)
         if row is not None:
             self._refresh_detections()
 

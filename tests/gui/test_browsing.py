@@ -104,10 +104,15 @@ def test_display_toggles_and_overlay_visibility(loaded):
     assert all(item.isVisible() for item in w.canvas.overlay.items)
 
 
-def test_image_list_filter_limits_navigation(loaded):
+def test_image_list_filter_limits_navigation(loaded, qtbot):
     w = loaded
-    w.image_list.filter_edit.setText("img003")
-    assert w.image_list.visible_rows() == [w.paths.index(next(p for p in w.paths if p.name == "img003.png"))]
+    w.image_list.filter_edit.setText("IMG003")
+    qtbot.waitUntil(lambda: w.image_list.proxy.rowCount() == 1, timeout=5000)
+    row = next(i for i, p in enumerate(w.paths) if p.name == "img003.png")
+    assert w.image_list.visible_rows() == [row]
+    w.go_to(row)
+    w.next_image()  # nothing else visible: stays
+    assert w.current_row == row
 
 
 def test_corrupt_image_shows_an_error_entry_and_browsing_continues(loaded, qtbot):
@@ -127,7 +132,7 @@ def test_bad_model_shows_an_error_and_the_app_stays_usable(window, qtbot, tmp_pa
     w = window
     bad = tmp_path / "bad.torchscript"
     bad.write_bytes(b"definitely not a TorchScript archive")
-    w.open_folder(image_dir)
+    w.open_folder(image_dir, wait=True)
     w.open_model(bad)
     qtbot.waitUntil(lambda: "Cannot load the model" in w.banner.text(), timeout=60000)
     assert "bad.torchscript" in w.banner.text()
