@@ -96,7 +96,10 @@ def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
 def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
     mask = np.ones(len(arrays[0]), bool)
     for a in arrays:
-        mask &= np.isfinite(a).reshape(len(a), -1).all(axis=1)
+        # Reduce over the non-row axes. (Was `.reshape(len(a), -1)`, which raises ValueError on
+        # zero rows -- i.e. on every image where no candidate passes the floor.)
+        fin = np.isfinite(a)
+        mask &= fin.all(axis=tuple(range(1, fin.ndim))) if fin.ndim > 1 else fin
     return mask
 
 
