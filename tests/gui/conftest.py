@@ -4,10 +4,14 @@ of images (one of them corrupt), and a window with its own settings file."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:  # the lead's tests/model_factory.py (more layouts, bad files)
+    sys.path.insert(0, str(TESTS))
 
 import pytest  # noqa: E402
 from gui_test_data import build_tiny_model, make_images  # noqa: E402

@@ -177,3 +177,23 @@ def test_help_lists_the_shortcuts(window):
     joined = " ".join(keys)
     for key in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+S", "Right", "Home", "End", "Space", "Ctrl+Q", "F"):
         assert key in joined, key
+
+
+def test_dropping_an_image_opens_its_folder_on_it(window, qtbot, image_dir):
+    window.open_path(image_dir / "img003.png")
+    qtbot.waitUntil(lambda: window.current_path is not None, timeout=10000)
+    assert window.current_path.name == "img003.png"
+    assert window.image_list.view.currentIndex().data() == "img003.png"
+
+
+def test_model_settings_override_names_and_recent_menu(loaded, qtbot):
+    from gui.model_settings_dialog import ModelOverrides
+
+    w = loaded
+    w.open_model(w.model_info.path, ModelOverrides(names=("cat", "dog", "cow")))
+    qtbot.waitUntil(lambda: w.model_info.names == ("cat", "dog", "cow"), timeout=60000)
+    qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
+    assert sorted(i.chip.text for i in w.canvas.overlay.items) == ["cat 0.90", "cow 0.35", "dog 0.60"]
+    recent = [a.text() for a in w.recent_menu.actions() if a.text()]
+    assert any(t.endswith("tiny.torchscript") for t in recent)
+    assert any(t.endswith("images") for t in recent)
