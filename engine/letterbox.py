@@ -79,7 +79,9 @@ def compute_geometry(source_hw: tuple[int, int], input_hw: tuple[int, int], conv
     if h <= 0 or w <= 0:
         raise ValueError(f"image has no pixels: {w}x{h}")
     r = min(H / h, W / w)
-    new_w, new_h = int(round(w * r)), int(round(h * r))
+    # At least one pixel: a very thin image (e.g. 3x2000 into 320) would otherwise round to a
+    # 0-pixel side, which cv2.resize rejects and which divides by zero in to_original.
+    new_w, new_h = max(1, int(round(w * r))), max(1, int(round(h * r)))
     dw, dh = (W - new_w) / 2, (H - new_h) / 2
     top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
     left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
