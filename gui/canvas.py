@@ -6,7 +6,7 @@ Setters: `set_image`, `set_boxes`, `set_overlay_visible`, `set_placeholder`. Sig
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -41,7 +41,7 @@ class Canvas(QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2b2b"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys still reach the window's shortcuts
         self.setAcceptDrops(False)  # drops are handled by the main window
         self.viewport().setAcceptDrops(False)
 
@@ -90,17 +90,23 @@ class Canvas(QGraphicsView):
         self.resetTransform()
         self.zoomChanged.emit(1.0)
 
-    def zoom_by(self, factor: float, anchor_under_mouse: bool = False) -> None:
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom by `factor` around the viewport point `anchor` (default: the view centre)."""
         current = self.zoom_factor()
         target = max(MIN_ZOOM, min(MAX_ZOOM, current * factor))
         if target == current:
             return
         self._fit_mode = False
+        if anchor is None:
+            anchor = self.viewport().rect().center()
+        scene_point = self.mapToScene(anchor)
         old_anchor = self.transformationAnchor()
-        if not anchor_under_mouse:
-            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(target / current, target / current)
         self.setTransformationAnchor(old_anchor)
+        moved = self.mapFromScene(scene_point) - anchor  # keep that scene point under the anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self.zoomChanged.emit(self.zoom_factor())
 
     def zoom_in(self) -> None:
@@ -114,7 +120,7 @@ class Canvas(QGraphicsView):
         delta = event.angleDelta().y()
         if delta == 0:
             return
-        self.zoom_by(ZOOM_STEP ** (delta / 120.0), anchor_under_mouse=True)
+        self.zoom_by(ZOOM_STEP ** (delta / 120.0), anchor=event.position().toPoint())
         event.accept()
 
     def resizeEvent(self, event) -> None:

@@ -146,6 +146,7 @@ class ImageListWidget(QWidget):
     """Filter box + list. `currentRowChanged(source_row)` when the user picks an image."""
 
     currentRowChanged = Signal(int)
+    filterFinished = Signal()  # Enter in the filter box: hand the keys back to the window
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -156,6 +157,8 @@ class ImageListWidget(QWidget):
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter file names…")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # letters are shortcuts until clicked
+        self.filter_edit.returnPressed.connect(self.filterFinished)
         self._filter_timer = QTimer(self)  # debounce: filtering 100,000 names takes a moment
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(150)
@@ -188,6 +191,16 @@ class ImageListWidget(QWidget):
     def set_names(self, names: list[str]) -> None:
         self.model.set_names(names)
 
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.filter_edit.hasFocus():
+            self.filterFinished.emit()
+            return
+        super().keyPressEvent(event)
+
     def set_current_row(self, source_row: int) -> None:
         idx = self.proxy.mapFromSource(self.model.index(source_row, COL_NAME))
         if idx.isValid():
@@ -199,6 +212,9 @@ class ImageListWidget(QWidget):
     def visible_rows(self) -> list[int]:
         """Source rows that pass the filter, in display order (used for navigation)."""
         return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+
+    def is_visible_row(self, source_row: int) -> bool:
+        return self.proxy.mapFromSource(self.model.index(source_row, 0)).isValid()
 
     def neighbour(self, source_row: int, step: int) -> int | None:
         """The visible row `step` away from `source_row` (or the first/last one for +-inf)."""

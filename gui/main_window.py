@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._restore_settings()
+        self.canvas.setFocus()
 
     # ------------------------------------------------------------------ building
     def _build_widgets(self) -> None:
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         self.prev_action = a("&Previous image", self.previous_image, ["Left", "A"], go_menu)
         self.first_action = a("&First image", self._on_first_triggered, ["Home"], go_menu)
         self.last_action = a("&Last image", self._on_last_triggered, ["End"], go_menu)
+        self.find_action = a("Filter &images…", self.image_list.focus_filter, ["Ctrl+F"], go_menu)
         self.help_action = a("&Keyboard shortcuts", self._on_help_triggered, ["F1"], help_menu)
 
         tb = self.addToolBar("Main")
@@ -211,6 +213,7 @@ class MainWindow(QMainWindow):
         w.exportFailed.connect(self._on_worker_export_failed)
         self.scanner.finished.connect(self._on_scanner_finished)
         self.image_list.currentRowChanged.connect(self._on_image_list_current_row_changed)
+        self.image_list.filterFinished.connect(self._on_image_list_filter_finished)
         sp = self.side_panel
         sp.confChanged.connect(self._on_side_panel_thresholds_changed)
         sp.iouChanged.connect(self._on_side_panel_thresholds_changed)
@@ -683,6 +686,13 @@ class MainWindow(QMainWindow):
     def _on_image_list_current_row_changed(self, row: int) -> None:
         if row != self._row:
             self.go_to(row)
+
+    def _on_image_list_filter_finished(self) -> None:
+        self.canvas.setFocus()
+        if self._row < 0 or not self.image_list.is_visible_row(self._row):
+            row = self.image_list.first_last(last=False)
+            if row is not None:
+                self.go_to(row)
 
     def _on_side_panel_thresholds_changed(self, *_args) -> None:
         self.image_list.model.clear_counts()  # counts of other images used the old thresholds

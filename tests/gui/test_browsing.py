@@ -197,3 +197,61 @@ def test_model_settings_override_names_and_recent_menu(loaded, qtbot):
     recent = [a.text() for a in w.recent_menu.actions() if a.text()]
     assert any(t.endswith("tiny.torchscript") for t in recent)
     assert any(t.endswith("images") for t in recent)
+
+
+def test_real_mouse_hover_highlights_a_box(loaded, qtbot):
+    w = loaded
+    w.canvas.actual_size()
+    item = next(i for i in w.canvas.overlay.items if i.chip and i.chip.text == "b 0.60")
+    w.canvas.centerOn(item.rect().center())
+    pos = w.canvas.mapFromScene(item.rect().center())
+    qtbot.mouseMove(w.canvas.viewport(), pos)
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage().startswith("b 0.60"), timeout=5000)
+    assert "x1 170" in w.statusBar().currentMessage() and "(60×60 px)" in w.statusBar().currentMessage()
+    assert item.pen().widthF() > 2
+
+
+def test_wheel_zooms_around_the_cursor(loaded, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = loaded
+    canvas = w.canvas
+    canvas.actual_size()
+    canvas.zoom_by(4.0)  # larger than the viewport, so it can scroll
+    pos = QPoint(canvas.viewport().width() // 2 + 40, canvas.viewport().height() // 2 + 30)
+    before = canvas.mapToScene(pos)
+    event = QWheelEvent(QPointF(pos), QPointF(canvas.viewport().mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom_factor() == pytest.approx(5.0)
+    after = canvas.mapToScene(pos)
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+
+
+def test_zoom_and_overlay_keys(loaded, qtbot):
+    w = loaded
+    qtbot.keyClick(w, Qt.Key.Key_1)
+    assert w.canvas.zoom_factor() == pytest.approx(1.0)
+    qtbot.keyClick(w, Qt.Key.Key_Plus)
+    assert w.canvas.zoom_factor() == pytest.approx(1.25)
+    qtbot.keyClick(w, Qt.Key.Key_Minus)
+    assert w.canvas.zoom_factor() == pytest.approx(1.0)
+    qtbot.keyClick(w, Qt.Key.Key_F)
+    assert w.canvas.zoom_factor() != pytest.approx(1.0)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert not w.canvas.overlay.items[0].isVisible()
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.canvas.overlay.items[0].isVisible()
+
+
+def test_letters_are_shortcuts_until_the_filter_is_clicked(loaded, qtbot):
+    w = loaded
+    qtbot.keyClick(w, Qt.Key.Key_D)
+    assert w.current_row == 1 and w.image_list.filter_edit.text() == ""
+    w.find_action.trigger()
+    qtbot.keyClicks(w.image_list.filter_edit, "img00")
+    assert w.image_list.filter_edit.text() == "img00"
+    qtbot.keyClick(w.image_list.filter_edit, Qt.Key.Key_Return)
+    assert not w.image_list.filter_edit.hasFocus()
