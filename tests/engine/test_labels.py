@@ -1,0 +1,270 @@
+"""YOLO label text and the atomic, never-silently-overwriting file layer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import labels as L
+from engine.detections import Detections
+from engine.errors import LabelWriteError, ScriptLensError
+from engine.export import ExportOptions, export_labels
+from engine.labels import OnExisting, format_yolo, label_path_for, parse_yolo, write_label
+
+
+def det(rows):
+    a = np.asarray(rows, np.float64).reshape(-1, 6)
+    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(np.int64))
+
+
+def test_format_hand_computed():
+    # 200 x 100 image (w x h); box x 20..60, y 10..50
+    d = det([(20, 10, 60, 50, 0.87654321, 3), (0, 0, 200, 100, 0.5, 0)])
+    assert format_yolo(d, (200, 100)) == "3 0.200000 0.300000 0.200000 0.400000\n0 0.500000 0.500000 1.000000 1.000000\n"
+    assert format_yolo(d, (200, 100), save_conf=True).splitlines()[0] == "3 0.200000 0.300000 0.200000 0.400000 0.876543"
+
+
+def test_six_decimals_and_empty():
+    d = det([(1, 1, 2, 2, 0.3, 0)])
+    line = format_yolo(d, (3, 7)).strip()
+    assert all(len(tok.split(".")[1]) == 6 for tok in line.split()[1:])
+    assert format_yolo(Detections.empty(), (10, 10)) == ""
+    assert len(parse_yolo("", (10, 10))) == 0
+
+
+def test_parse_errors_name_the_line():
+    with pytest.raises(ValueError, match=r"lbl:2"):
+        parse_yolo("0 .5 .5 .1 .1\n0 .5 .5\n", (10, 10), source="lbl")
+    with pytest.raises(ValueError):
+        parse_yolo("x .5 .5 .1 .1\n", (10, 10))
+    with pytest.raises(ValueError):
+        parse_yolo("-1 .5 .5 .1 .1\n", (10, 10))
+    with pytest.raises(ValueError):
+        parse_yolo("0 nan .5 .1 .1\n", (10, 10))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    wh=st.tuples(st.integers(1, 5000), st.integers(1, 5000)),
+    boxes=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1),
+                             st.floats(0, 1), st.integers(0, 999)), max_size=10),
+    save_conf=st.booleans(),
+)
+def test_round_trip_property(wh, boxes, save_conf):
+    w, h = wh
+    rows = []
+    for a, b, c, d_, conf, cls in boxes:
+        x1, x2 = sorted((a * w, c * w))
+        y1, y2 = sorted((b * h, d_ * h))
+        rows.append((x1, y1, x2, y2, conf, cls))
+    d = det(rows)
+    text = format_yolo(d, wh, save_conf)
+    back = parse_yolo(text, wh)
+    assert len(back) == len(d)
+    np.testing.assert_array_equal(back.class_id, d.class_id)
+    # 6 decimals of a normalised value: 5e-7 of the side, plus float32 storage
+    np.testing.assert_allclose(back.xyxy[:, [0, 2]], d.xyxy[:, [0, 2]], atol=1.1e-6 * w + 1e-3 * (w > 2000) + 1e-3)
+    np.testing.assert_allclose(back.xyxy[:, [1, 3]], d.xyxy[:, [1, 3]], atol=1.1e-6 * h + 1e-3 * (h > 2000) + 1e-3)
+    if save_conf:
+        np.testing.assert_allclose(back.confidence, d.confidence, atol=5.1e-7)
+    else:
+        assert (back.confidence == 1.0).all()
+    assert format_yolo(back, wh, save_conf) == text  # stable on re-export
+
+
+# ------------------------------------------------------------------ files
+
+
+def no_temp_files(folder: Path):
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_write_label_policies(tmp_path):
+    p = tmp_path / "a.txt"
+    assert write_label(p, "old\n") == "written"
+    assert write_label(p, "new\n", OnExisting.SKIP) == "skipped"
+    assert p.read_text() == "old\n"
+    assert write_label(p, "old\n", OnExisting.BACKUP) == "unchanged"
+    assert not (tmp_path / "a.txt.bak").exists()
+    assert write_label(p, "new\n", "backup") == "backed_up"
+    assert (tmp_path / "a.txt.bak").read_text() == "old\n"
+    assert p.read_text() == "new\n"
+    assert write_label(p, "newer\n", "backup") == "backed_up"
+    assert (tmp_path / "a.txt.bak").read_text() == "old\n"  # the older backup is never overwritten
+    assert (tmp_path / "a.txt.bak1").read_text() == "new\n"
+    assert write_label(p, "newest\n", "backup") == "backed_up"
+    assert (tmp_path / "a.txt.bak2").read_text() == "newer\n"
+    assert write_label(p, "over\n", "overwrite") == "written"
+    assert p.read_text() == "over\n"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt", "a.txt.bak", "a.txt.bak1", "a.txt.bak2"]
+
+
+def test_backup_is_a_copy_not_an_alias(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("v1\n")
+    write_label(p, "v2\n", "backup")
+    # writing the label again must not change the backup (a hard link would if written in place)
+    write_label(p, "v3\n", "overwrite")
+    assert (tmp_path / "a.txt.bak").read_text() == "v1\n"
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    for i in range(5):
+        L.write_text_atomic(tmp_path / "sub" / f"{i}.txt", f"{i}\n")
+    assert no_temp_files(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == [f"{i}.txt" for i in range(5)]
+
+
+def test_failed_replace_keeps_old_file_and_no_temp(tmp_path, monkeypatch):
+    p = tmp_path / "a.txt"
+    p.write_text("old\n")
+
+    def boom(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(L.os, "replace", boom)
+    with pytest.raises(LabelWriteError, match="Permission denied"):
+        write_label(p, "new\n", "overwrite")
+    assert p.read_text() == "old\n"
+    assert no_temp_files(tmp_path)
+
+
+def test_read_only_folder_is_label_write_error(tmp_path, monkeypatch):
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    # chmod does not stop root: simulate a read-only folder at the temp-file step
+    monkeypatch.setattr(L.tempfile, "mkstemp", denied)
+    with pytest.raises(LabelWriteError, match="cannot write labels here"):
+        write_label(tmp_path / "x" / "a.txt", "1\n")
+    assert isinstance(LabelWriteError("x"), ScriptLensError)
+
+
+def test_label_path_for_mirrors_tree(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    a = label_path_for(root / "a" / "img.jpg", root, out)
+    b = label_path_for(root / "b" / "img.jpg", root, out)
+    c = label_path_for(root / "img.png", root, out)
+    assert a == out / "a" / "img.txt"
+    assert b == out / "b" / "img.txt"
+    assert c == out / "img.txt"
+    assert len({a, b, c}) == 3
+
+
+def test_label_path_for_relative_vs_absolute(tmp_path, monkeypatch):
+    (tmp_path / "images" / "s").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert label_path_for((tmp_path / "images" / "s" / "x.jpg"), Path("images"), Path("out")) == Path("out") / "s" / "x.txt"
+
+
+def test_default_labels_dir(tmp_path):
+    assert L.default_labels_dir(tmp_path / "ds" / "images") == tmp_path / "ds" / "labels"
+    assert L.default_labels_dir(tmp_path / "photos") == tmp_path / "photos" / "labels"
+
+
+def test_classes_and_data_yaml(tmp_path):
+    L.write_classes_txt(tmp_path, ["cat", "dog"])
+    L.write_data_yaml(tmp_path, ["cat", "dog"])
+    assert (tmp_path / "classes.txt").read_text() == "cat\ndog\n"
+    import yaml
+
+    data = yaml.safe_load((tmp_path / "data.yaml").read_text())
+    assert data == {"nc": 2, "names": {0: "cat", 1: "dog"}}
+    # a different class list is backed up, never lost
+    L.write_classes_txt(tmp_path, ["a"])
+    assert (tmp_path / "classes.txt.bak").read_text() == "cat\ndog\n"
+
+
+# ------------------------------------------------------------------ export_labels
+
+
+def items_for(root: Path, n: int, d: Detections, wh=(100, 50)):
+    return [(root / f"img{i}.jpg", d, wh) for i in range(n)]
+
+
+D1 = det([(10, 10, 30, 40, 0.9, 1)])
+
+
+def test_export_writes_and_reexport_is_identical(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    items = items_for(root, 3, D1) + [(root / "neg.jpg", Detections.empty(), (100, 50))]
+    s = export_labels(items, root, out, ["a", "b"])
+    assert (s.written, s.empty, s.detections, s.failed) == (4, 1, 3, [])
+    assert (out / "neg.txt").read_text() == ""
+    assert (out / "img0.txt").read_text() == "1 0.200000 0.500000 0.200000 0.600000\n"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    s2 = export_labels(items, root, out, ["a", "b"], ExportOptions(on_existing=OnExisting.BACKUP))
+    assert s2.unchanged == 4 and s2.backed_up == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no backups made
+
+
+def test_export_no_empty_files(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    s = export_labels([(root / "neg.jpg", Detections.empty(), (10, 10))], root, out, ["a"], ExportOptions(empty_files=False))
+    assert s.empty == 1 and not (out / "neg.txt").exists()
+
+
+def test_export_reports_image_errors_and_continues(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    from engine.errors import ImageReadError
+
+    items = [(root / "a.jpg", D1, (100, 50)), (root / "bad.jpg", ImageReadError("bad.jpg: broken"), (0, 0)), (root / "c.jpg", D1, (100, 50))]
+    s = export_labels(items, root, out, ["a", "b"])
+    assert s.written == 2 and [p.name for p, _ in s.failed] == ["bad.jpg"]
+    assert not (out / "bad.txt").exists()
+
+
+def test_write_failure_mid_batch_leaves_existing_labels_intact(tmp_path, monkeypatch):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    out.mkdir()
+    for i in range(4):
+        (out / f"img{i}.txt").write_text(f"old {i}\n")
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def flaky(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(L.os, "replace", flaky)
+    s = export_labels(items_for(root, 4, D1), root, out, ["a", "b"], ExportOptions(on_existing=OnExisting.OVERWRITE, write_classes=False))
+    assert len(s.failed) == 1 and "No space left" in s.failed[0][1]
+    new = "1 0.200000 0.500000 0.200000 0.600000\n"
+    texts = [(out / f"img{i}.txt").read_text() for i in range(4)]
+    assert texts == [new, new, "old 2\n", new]
+    assert no_temp_files(out)
+
+
+def test_cancel_leaves_complete_files(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    pulled = []
+
+    def gen():
+        for item in items_for(root, 10, D1):
+            pulled.append(item[0])
+            yield item
+
+    s = export_labels(gen(), root, out, ["a", "b"], cancel=lambda: len(pulled) >= 3)
+    assert s.cancelled and s.written == 3 and len(pulled) == 3
+    txts = sorted(p.name for p in out.glob("img*.txt"))
+    assert txts == ["img0.txt", "img1.txt", "img2.txt"]
+    assert all(p.read_text() == "1 0.200000 0.500000 0.200000 0.600000\n" for p in out.glob("img*.txt"))
+    assert (out / "classes.txt").read_text() == "a\nb\n"
+    assert no_temp_files(out)
+    assert s.line().startswith("CANCELLED")
+
+
+def test_export_same_named_images_in_subfolders(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    d2 = det([(0, 0, 100, 50, 0.5, 0)])
+    s = export_labels([(root / "a" / "x.jpg", D1, (100, 50)), (root / "b" / "x.jpg", d2, (100, 50))], root, out, ["a", "b"])
+    assert s.written == 2
+    assert (out / "a" / "x.txt").read_text().startswith("1 ")
+    assert (out / "b" / "x.txt").read_text() == "0 0.500000 0.500000 1.000000 1.000000\n"
