@@ -41,6 +41,8 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.resize(1200, 800)
     w.show()
+    w.activateWindow()  # window shortcuts (arrows, Space...) need the active window
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
     yield w
     w.close()
 
