@@ -1,0 +1,232 @@
+"""Reading images like cv2.imread(IMREAD_COLOR), with one clear error for every bad file.
+The bad-input corpus is generated in tmp_path: no binaries committed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import ImageReadError
+from engine.images import list_images, natural_key, read_image
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+
+def pattern(h=40, w=60) -> np.ndarray:
+    """An asymmetric BGR image, so any flip/rotation/channel swap shows."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
+    img[..., 1] = np.linspace(0, 255, h, dtype=np.uint8)[:, None]
+    img[: h // 4, : w // 4, 2] = 255
+    return img
+
+
+def imread_ref(path: Path) -> np.ndarray:
+    ref = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert ref is not None
+    return ref
+
+
+# ------------------------------------------------------------------ good but unusual files
+
+
+def test_png_and_jpeg_match_imread(tmp_path):
+    for name in ("a.png", "b.jpg", "c.bmp", "d.tif", "e.webp"):
+        p = tmp_path / name
+        assert cv2.imwrite(str(p), pattern())
+        img = read_image(p)
+        assert img.dtype == np.uint8 and img.shape == (40, 60, 3)
+        np.testing.assert_array_equal(img, imread_ref(p))
+
+
+def test_grayscale_replicated(tmp_path):
+    p = tmp_path / "g.png"
+    gray = pattern()[..., 1]
+    cv2.imwrite(str(p), gray)
+    img = read_image(p)
+    assert img.shape == (40, 60, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(img[..., c], gray)
+
+
+def test_rgba_alpha_dropped_not_blended(tmp_path):
+    p = tmp_path / "rgba.png"
+    bgra = np.dstack([pattern(), np.zeros((40, 60), np.uint8)])  # fully transparent
+    bgra[:, 30:, 3] = 128
+    cv2.imwrite(str(p), bgra)
+    img = read_image(p)
+    np.testing.assert_array_equal(img, imread_ref(p))
+    np.testing.assert_array_equal(img, bgra[..., :3])  # the colour under alpha 0 is kept as is
+
+
+def test_16bit_png_scaled_to_8bit(tmp_path):
+    p = tmp_path / "deep.png"
+    img16 = (pattern().astype(np.uint16) * 257)
+    img16[0, 0] = (65535, 256, 255)
+    cv2.imwrite(str(p), img16)
+    img = read_image(p)
+    assert img.dtype == np.uint8
+    np.testing.assert_array_equal(img, imread_ref(p))
+    np.testing.assert_array_equal(img[1:, 1:], pattern()[1:, 1:])
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "L", "LA", "CMYK"])
+def test_pil_modes(tmp_path, mode):
+    rgb = Image.fromarray(pattern()[..., ::-1].copy())
+    p = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    im = rgb.convert(mode)
+    im.save(p)
+    img = read_image(p)
+    assert img.shape == (40, 60, 3) and img.dtype == np.uint8
+    np.testing.assert_array_equal(img, imread_ref(p))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_applied_like_imread(tmp_path, orientation):
+    rgb = Image.fromarray(pattern(40, 60)[..., ::-1].copy())
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"o{orientation}.jpg"
+    rgb.save(p, quality=95, exif=exif.tobytes())
+    img = read_image(p)
+    np.testing.assert_array_equal(img, imread_ref(p))
+    # orientations 5-8 swap the axes: proves the EXIF tag was honoured, not ignored
+    assert img.shape[:2] == ((60, 40) if orientation >= 5 else (40, 60))
+
+
+def test_1x1(tmp_path):
+    p = tmp_path / "tiny.png"
+    cv2.imwrite(str(p), np.array([[[1, 2, 3]]], np.uint8))
+    assert read_image(p).tolist() == [[[1, 2, 3]]]
+
+
+@pytest.mark.parametrize("name", ["ñandú café 图像.png", "with space.png", "weird#%&name.png"])
+def test_non_ascii_and_space_names(tmp_path, name):
+    p = tmp_path / "dír ü" / name
+    p.parent.mkdir()
+    cv2.imencode(".png", pattern())[1].tofile(str(p))
+    np.testing.assert_array_equal(read_image(p), pattern())
+
+
+# ------------------------------------------------------------------ bad files
+
+
+def jpeg_bytes():
+    return cv2.imencode(".jpg", pattern(200, 200))[1].tobytes()
+
+
+def png_bytes():
+    return cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8))[1].tobytes()
+
+
+BAD = {
+    "zero.jpg": (b"", "empty"),
+    "trunc.jpg": (lambda: jpeg_bytes()[: len(jpeg_bytes()) // 2], "truncated"),
+    "trunc.png": (lambda: png_bytes()[: len(png_bytes()) // 2], "PNG"),
+    "text.jpg": (b"hello, I am a text file\n" * 5, "not an image"),
+    "page.png": (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML"),
+    "garbage.bmp": (bytes(range(256)) * 4, "not an image"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_raise_one_clear_error(tmp_path, name):
+    data, words = BAD[name]
+    p = tmp_path / name
+    p.write_bytes(data() if callable(data) else data)
+    with pytest.raises(ImageReadError) as info:
+        read_image(p)
+    msg = str(info.value)
+    assert name in msg and words in msg
+    assert "\n" not in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageReadError, match="does not exist"):
+        read_image(tmp_path / "nope.jpg")
+
+
+def test_directory_named_like_image(tmp_path):
+    (tmp_path / "dir.jpg").mkdir()
+    with pytest.raises(ImageReadError):
+        read_image(tmp_path / "dir.jpg")
+
+
+def test_broken_symlink(tmp_path):
+    link = tmp_path / "broken.jpg"
+    link.symlink_to(tmp_path / "gone.jpg")
+    with pytest.raises(ImageReadError, match="link is broken"):
+        read_image(link)
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    p = tmp_path / "secret.png"
+    cv2.imwrite(str(p), pattern())
+    p.chmod(0)
+    try:
+        try:
+            with open(p, "rb"):
+                readable = True
+        except PermissionError:
+            readable = False
+        if readable:  # root ignores permissions: simulate the denial instead
+            real = Path.read_bytes
+
+            def denied(self):
+                if self == p:
+                    raise PermissionError(13, "Permission denied", str(self))
+                return real(self)
+
+            monkeypatch.setattr(Path, "read_bytes", denied)
+        with pytest.raises(ImageReadError, match="permission denied"):
+            read_image(p)
+    finally:
+        p.chmod(0o644)
+
+
+# ------------------------------------------------------------------ listing
+
+
+def touch_png(p: Path):
+    p.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(p), np.zeros((2, 2, 3), np.uint8))
+
+
+def test_list_images_natural_sort_hidden_and_extensions(tmp_path):
+    root = tmp_path / "imgs"
+    for n in ["img10.png", "img2.png", "IMG1.png", "img2b.png", "a/x.png", "B/y.png", "a/img3.JPG", "c.jpeg",
+              "d.tiff", "e.webp", "f.bmp", ".hidden.png", ".cache/z.png", "sub/.git/w.png"]:
+        touch_png(root / n)
+    for n in ["notes.txt", "anim.gif", "model.pt", "noext"]:
+        (root / n).write_text("x")
+    rel = [p.relative_to(root).as_posix() for p in list_images(root)]
+    assert rel == ["a/img3.JPG", "a/x.png", "B/y.png", "c.jpeg", "d.tiff", "e.webp", "f.bmp",
+                   "IMG1.png", "img2.png", "img2b.png", "img10.png"]
+
+
+def test_natural_key_orders_numbers():
+    names = ["f100.png", "f20.png", "f3.png", "F1.png"]
+    assert sorted(names, key=natural_key) == ["F1.png", "f3.png", "f20.png", "f100.png"]
+
+
+def test_list_images_symlink_loop_and_nested_same_names(tmp_path):
+    root = tmp_path / "imgs"
+    touch_png(root / "a" / "same.png")
+    touch_png(root / "b" / "same.png")
+    touch_png(root / "a" / "deep" / "same.png")
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)  # a loop back to the top
+    (root / "dangling.png").symlink_to(root / "missing.png")
+    rel = [p.relative_to(root).as_posix() for p in list_images(root)]
+    assert rel == ["a/deep/same.png", "a/same.png", "b/same.png", "dangling.png"]
+    with pytest.raises(ImageReadError):
+        read_image(root / "dangling.png")
+
+
+def test_list_images_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list_images(tmp_path / "nope")
