@@ -34,6 +34,7 @@ class ExportDialog(QDialog):
     def __init__(self, defaults: ExportChoice, image_name: str | None, folder_count: int, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export YOLO labels")
+        self.setMinimumWidth(620)
         self.current_radio = QRadioButton(f"This image ({image_name})" if image_name else "This image")
         self.current_radio.setEnabled(image_name is not None)
         self.folder_radio = QRadioButton(f"Whole folder ({folder_count} images)")

@@ -25,6 +25,7 @@ class HelpDialog(QDialog):
             table.setItem(row, 0, QTableWidgetItem(keys))
             table.setItem(row, 1, QTableWidgetItem(text))
         table.resizeColumnToContents(0)
+        table.resizeRowsToContents()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table = table
         intro = QLabel(HOW_TO)

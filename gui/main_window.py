@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         self.actual_action = a("&Actual size (1:1)", self.canvas.actual_size, ["1"], view_menu)
         self.zoom_in_action = a("Zoom &in", self.canvas.zoom_in, ["+", "=", "Ctrl++"], view_menu)
         self.zoom_out_action = a("Zoom &out", self.canvas.zoom_out, ["-", "Ctrl+-"], view_menu)
-        self.toggle_overlay_action = a("Show &overlays", self._on_toggle_overlay_triggered, ["Space"], view_menu,
+        self.toggle_overlay_action = a("Show/hide &overlays", self._on_toggle_overlay_triggered, ["Space"], view_menu,
                                        checkable=True)
         self.toggle_overlay_action.setChecked(True)
 

@@ -65,6 +65,10 @@ class ModelSettingsDialog(QDialog):
             spin.setRange(32, 8192)
             spin.setSingleStep(32)
             spin.setValue(int(value))
+        self.size_box.toggled.connect(self.h_spin.setEnabled)
+        self.size_box.toggled.connect(self.w_spin.setEnabled)
+        self.h_spin.setEnabled(self.size_box.isChecked())
+        self.w_spin.setEnabled(self.size_box.isChecked())
         size_row = QHBoxLayout()
         size_row.addWidget(QLabel("height"))
         size_row.addWidget(self.h_spin)
@@ -80,6 +84,8 @@ class ModelSettingsDialog(QDialog):
         self.anchors_edit = QLineEdit(
             "; ".join(",".join(f"{v:g}" for v in lvl) for lvl in current.anchors) if current.anchors else ""
         )
+        self.anchors_edit.setToolTip("Only for anchor-based models (YOLOv3/v5/v7) whose file lacks them: "
+                                     "w,h pairs in input pixels, one level per ';'")
         self.anchors_edit.setPlaceholderText("10,13,16,30,33,23; 30,61,62,45,59,119; 116,90,156,198,373,326")
 
         self.device_combo = QComboBox()
