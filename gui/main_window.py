@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.engine = EngineThread(self.cache)
         self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
+        self.reader = EngineThread(self.cache, name="scriptlens-images")  # display images only
         self._ids = itertools.count(1)
 
         # state (all of it; nothing is "set up later")
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._loading_id = 0
         self._info = None  # engine.model_info.ModelInfo of the loaded model
         self._latest_image_request = 0
+        self._canvas_path: Path | None = None  # the image the canvas shows now
         self._candidates: Candidates | None = None
         self._detections = Detections.empty()
         self._overlays_on = True
@@ -208,6 +210,8 @@ class MainWindow(QMainWindow):
         w.imageLoaded.connect(self._on_worker_image_loaded)
         w.predicted.connect(self._on_worker_predicted)
         w.imageFailed.connect(self._on_worker_image_failed)
+        self.reader.worker.imageLoaded.connect(self._on_worker_image_loaded)
+        self.reader.worker.imageFailed.connect(self._on_worker_image_failed)
         w.exportProgress.connect(self._on_worker_export_progress)
         w.exportFinished.connect(self._on_worker_export_finished)
         w.exportFailed.connect(self._on_worker_export_failed)
@@ -389,7 +393,7 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         self.setWindowTitle(f"ScriptLens — {folder.name}")
         if not paths:
-            self.canvas.set_image(None)
+            self._set_canvas_image(None, None)
             self.canvas.set_placeholder(f"No images in {folder}")
             self.show_error(f"No images found in {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
             return
@@ -416,7 +420,7 @@ class MainWindow(QMainWindow):
         image = self._image_cache.get(key)
         if image is not None:
             self._image_cache.move_to_end(key)
-            self.canvas.set_image(image)
+            self._set_canvas_image(path, image)
         else:
             self.canvas.overlay.clear()
         candidates = self.cache.get(self._model_id, path) if self._model_id else None
@@ -426,12 +430,12 @@ class MainWindow(QMainWindow):
             self._show_timings(self._timings.get(key), cached=True)
             self._refresh_detections()
         want_prediction = bool(self._model_id) and candidates is None
-        if image is None or want_prediction:
-            request = ImageRequest(next(self._ids), path, self._model_id, image is None, want_prediction)
-            self._latest_image_request = request.id
-            self.worker.submit_image(request)
-        else:
-            self._latest_image_request = 0
+        request_id = next(self._ids) if image is None or want_prediction else 0
+        self._latest_image_request = request_id
+        if image is None:
+            self.reader.worker.submit_image(ImageRequest(request_id, path, 0, True, False))
+        if want_prediction:
+            self.worker.submit_image(ImageRequest(request_id, path, self._model_id, False, True))
         self._prefetch_around(row)
 
     def next_image(self) -> None:
@@ -493,6 +497,16 @@ class MainWindow(QMainWindow):
         if paths:
             self.worker.submit_prefetch(PrefetchRequest(next(self._ids), tuple(paths), self._model_id))
 
+    def _set_canvas_image(self, path: Path | None, image: QImage | None) -> None:
+        self._canvas_path = path
+        self.canvas.set_image(image)
+        if image is not None:
+            self.canvas.set_placeholder("")
+
+    def is_idle(self) -> bool:
+        """No request pending or running in either worker (tests and tools wait for this)."""
+        return self.worker.is_idle() and self.reader.worker.is_idle()
+
     def _cache_image(self, path: Path, image: QImage) -> None:
         self._image_cache[str(path)] = image
         self._image_cache.move_to_end(str(path))
@@ -524,7 +538,8 @@ class MainWindow(QMainWindow):
         class_ids = det.class_id.tolist()
         texts = [chip_text(names[c_] if c_ < len(names) else f"class{c_}", float(s), show_names, show_conf)
                  for c_, s in zip(class_ids, det.confidence.tolist())]
-        self.canvas.set_boxes(boxes, class_ids, texts)
+        if self._canvas_path == self.current_path:  # never draw boxes over the previous picture
+            self.canvas.set_boxes(boxes, class_ids, texts)
         self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
         self.image_list.model.set_count(self._row, len(det))
         if not self.first_detections_shown:
@@ -596,8 +611,7 @@ class MainWindow(QMainWindow):
         if result.request_id != self._latest_image_request or result.path != self.current_path:
             return  # stale: the user has moved on
         if result.image is not None:
-            self.canvas.set_image(result.image)
-            self.canvas.set_placeholder("")
+            self._set_canvas_image(result.path, result.image)
         if self._candidates is not None:
             self._refresh_detections()
 
@@ -616,8 +630,8 @@ class MainWindow(QMainWindow):
         if not current or (result.request_id and result.request_id != self._latest_image_request):
             return
         self._candidates = result.candidates
-        if str(result.path) in self._image_cache and not self.canvas.has_image():
-            self.canvas.set_image(self._image_cache[str(result.path)])
+        if self._canvas_path != result.path and str(result.path) in self._image_cache:
+            self._set_canvas_image(result.path, self._image_cache[str(result.path)])
         self._show_timings(result.timings or self._timings.get(str(result.path)), cached=result.timings is None)
         if row is not None:
             self._refresh_detections()
@@ -629,7 +643,7 @@ class MainWindow(QMainWindow):
         if request_id == self._latest_image_request and Path(path) == self.current_path:
             self._candidates = None
             self._detections = Detections.empty()
-            self.canvas.set_image(None)
+            self._set_canvas_image(None, None)
             self.canvas.set_placeholder(f"Cannot show this image:\n{message}")
             self.side_panel.set_class_counts(None)
             self.show_error(message)
@@ -796,4 +810,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.save_settings()
         self.engine.close()
+        self.reader.close()
         super().closeEvent(event)

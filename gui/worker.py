@@ -240,7 +240,8 @@ class EngineWorker(QObject):
         except ScriptLensError as exc:
             self.imageFailed.emit(req.id, req.path, str(exc))
             return
-        self.imageLoaded.emit(ImageResult(req.id, req.path, bgr_to_qimage(image) if req.want_image else None, read_ms))
+        if req.want_image:
+            self.imageLoaded.emit(ImageResult(req.id, req.path, bgr_to_qimage(image), read_ms))
         if not req.want_prediction or self._detector is None or req.model_id != self._model_id:
             return
         if self.has_pending_image():
@@ -311,11 +312,14 @@ class EngineWorker(QObject):
 
 
 class EngineThread:
-    """Owns the QThread and the worker; `close()` stops both (waits for the current step)."""
+    """Owns the QThread and the worker; `close()` stops both (waits for the current step).
 
-    def __init__(self, cache: CandidateCache) -> None:
+    The window runs two: the engine (model, inference, export) and an image reader that only
+    decodes images for display, so pictures show while torch is still loading."""
+
+    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine") -> None:
         self.thread = QThread()
-        self.thread.setObjectName("scriptlens-engine")
+        self.thread.setObjectName(name)
         self.worker = EngineWorker(cache)
         self.worker.moveToThread(self.thread)
         self.thread.start()

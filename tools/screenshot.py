@@ -79,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             best, best_n = 0, -1
             for r in range(min(12, len(window.paths))):
                 window.go_to(r)
-                wait(app, lambda: window.worker.is_idle() and window.image_list.model.count(r) is not None, 20)
+                wait(app, lambda: window.is_idle() and window.image_list.model.count(r) is not None, 20)
                 n = window.image_list.model.count(r) or 0
                 if n > best_n:
                     best, best_n = r, n
             row = best
         window.go_to(row)
-        wait(app, lambda: window.worker.is_idle() and window.canvas.has_image(), args.timeout)
+        wait(app, lambda: window.is_idle() and window.canvas.has_image(), args.timeout)
         window.canvas.fit()
         wait(app, lambda: False, 0.3)  # let the last paints land
         args.out.parent.mkdir(parents=True, exist_ok=True)
