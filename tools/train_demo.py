@@ -1,0 +1,449 @@
+"""Train the bundled demo detector: a small anchor-based YOLO-style model in plain torch.
+
+    python -m tools.train_demo --out out/demo_train [--minutes 15] [--seed 0]
+
+Steps: render a training set with tools.make_shapes (seed ``--data-seed``) and letterbox it
+once to the model input with ``engine.letterbox`` (cached under ``--out``), fit anchors by
+k-means, train with YOLOv5's target assignment and loss, keep an EMA of the weights, and save
+``last.pt`` (a state_dict + config, OUTSIDE resources/). tools.export_demo turns that into
+the TorchScript files.
+
+Determinism: every random draw comes from seeded generators and the CPU kernels run with a
+fixed thread count (2), so the same arguments on the same machine give the same weights. The
+time budget only stops training early if ``--minutes`` runs out before ``--iters``; the
+README's numbers come from a run that finished all its iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from engine.letterbox import letterbox
+from tools.make_shapes import NAMES, make_one
+
+log = logging.getLogger("train_demo")
+
+NC = len(NAMES)
+STRIDES = (8, 16, 32)
+NA = 3
+WIDTH = (16, 24, 48, 64, 96)  # channels per stage: sized for ~0.6 s/iteration (batch 16) on 2 cores
+
+# ------------------------------------------------------------------------------------ model
+
+
+class Conv(nn.Module):
+    def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, s, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c2, eps=1e-3, momentum=0.03)
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class Res(nn.Module):
+    """Bottleneck with a shortcut: 1x1 squeeze, 3x3 expand."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.a, self.b = Conv(c, c // 2, 1), Conv(c // 2, c, 3)
+
+    def forward(self, x):
+        return x + self.b(self.a(x))
+
+
+class SPPF(nn.Module):
+    """YOLOv5's fast spatial pyramid pooling: large receptive field for big shapes, cheaply."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.cv1, self.cv2 = Conv(c, c // 2, 1), Conv(c * 2, c, 1)
+        self.m = nn.MaxPool2d(5, 1, 2)
+
+    def forward(self, x):
+        x = self.cv1(x)
+        y1 = self.m(x)
+        y2 = self.m(y1)
+        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
+
+
+class Detect(nn.Module):
+    """Per-level 1x1 heads. ``decode=False``: raw (B, na, ny, nx, nc+5) logits per level
+    (FORMATS.md layout 1). ``decode=True``: YOLOv5's decode, (B, N, nc+5) (layout 2)."""
+
+    def __init__(self, chs: tuple[int, ...], anchors: torch.Tensor, strides=STRIDES):
+        super().__init__()
+        self.no = NC + 5
+        self.m = nn.ModuleList(nn.Conv2d(c, NA * self.no, 1) for c in chs)
+        self.register_buffer("anchors", anchors.float().view(len(chs), NA, 2))  # pixels
+        self.strides = tuple(strides)
+        self.decode = False
+
+    def forward(self, feats: list[torch.Tensor]):
+        out = []
+        for i, x in enumerate(feats):
+            b, _, ny, nx = x.shape
+            p = self.m[i](x).view(b, NA, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            if self.decode:
+                y = p.sigmoid()
+                yv, xv = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
+                grid = torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2).to(y.dtype)
+                xy = (y[..., 0:2] * 2 - 0.5 + grid) * self.strides[i]
+                wh = (y[..., 2:4] * 2) ** 2 * self.anchors[i].view(1, NA, 1, 1, 2)
+                p = torch.cat((xy, wh, y[..., 4:]), -1).view(b, -1, self.no)
+            out.append(p)
+        return torch.cat(out, 1) if self.decode else out
+
+
+class ShapesNet(nn.Module):
+    """~0.6 M parameters: 5 stride-2 stages, FPN + PAN neck, heads at strides 8/16/32."""
+
+    def __init__(self, anchors: torch.Tensor, width=WIDTH):
+        super().__init__()
+        c1, c2, c3, c4, c5 = width
+        self.stem = Conv(3, c1, 3, 2)
+        self.s2 = nn.Sequential(Conv(c1, c2, 3, 2), Res(c2))
+        self.s3 = nn.Sequential(Conv(c2, c3, 3, 2), Res(c3), Res(c3))
+        self.s4 = nn.Sequential(Conv(c3, c4, 3, 2), Res(c4), Res(c4))
+        self.s5 = nn.Sequential(Conv(c4, c5, 3, 2), Res(c5), SPPF(c5))
+        self.lat5 = Conv(c5, c4, 1)
+        self.td4 = Conv(c4 + c4, c4, 3)
+        self.lat4 = Conv(c4, c3, 1)
+        self.td3 = Conv(c3 + c3, c3, 3)
+        self.down3 = Conv(c3, c3, 3, 2)
+        self.bu4 = Conv(c3 + c3, c4, 3)
+        self.down4 = Conv(c4, c4, 3, 2)
+        self.bu5 = Conv(c4 + c4, c5, 3)
+        self.detect = Detect((c3, c4, c5), anchors)
+
+    def forward(self, x):
+        p3 = self.s3(self.s2(self.stem(x)))
+        p4 = self.s4(p3)
+        p5 = self.s5(p4)
+        l5 = self.lat5(p5)
+        t4 = self.td4(torch.cat((F.interpolate(l5, scale_factor=2.0, mode="nearest"), p4), 1))
+        l4 = self.lat4(t4)
+        t3 = self.td3(torch.cat((F.interpolate(l4, scale_factor=2.0, mode="nearest"), p3), 1))
+        b4 = self.bu4(torch.cat((self.down3(t3), l4), 1))
+        b5 = self.bu5(torch.cat((self.down4(b4), l5), 1))
+        return self.detect([t3, b4, b5])
+
+    def init_biases(self, imgsz: int) -> None:
+        # YOLOv5's prior: ~8 objects per 640 image, uniform classes; stabilises early training
+        for conv, s in zip(self.detect.m, STRIDES):
+            b = conv.bias.view(NA, -1)
+            b.data[:, 4] += math.log(8 / (imgsz / s) ** 2)
+            b.data[:, 5:] += math.log(0.6 / (NC - 0.99))
+
+
+# ----------------------------------------------------------------------------- data cache
+
+
+def _letterboxed(args) -> tuple[np.ndarray, np.ndarray]:
+    seed, index, imgsz = args
+    img, lines, ext, quality = make_one(seed, index)
+    # round-trip through the codec so training sees the same artefacts inference will
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
+    img = cv2.imdecode(cv2.imencode(ext, img, params)[1], cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    boxed, geom = letterbox(img, (imgsz, imgsz))
+    lab = np.array([[float(v) for v in ln.split()] for ln in lines], np.float32).reshape(-1, 5)
+    xyxy = np.stack(
+        [(lab[:, 1] - lab[:, 3] / 2) * w, (lab[:, 2] - lab[:, 4] / 2) * h,
+         (lab[:, 1] + lab[:, 3] / 2) * w, (lab[:, 2] + lab[:, 4] / 2) * h], 1)
+    return boxed, np.concatenate([lab[:, :1], geom.to_input(xyxy)], 1)  # cls, xyxy (input px)
+
+
+def build_cache(path: Path, seed: int, count: int, imgsz: int, workers: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    if path.exists():
+        z = np.load(path)
+        images, labels, offs = z["images"], z["labels"], z["offsets"]
+        return images, [labels[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+    log.info("rendering %d training images (seed %d) at %d px", count, seed, imgsz)
+    t0 = time.time()
+    jobs = [(seed, i, imgsz) for i in range(count)]
+    with Pool(workers) as pool:
+        results = pool.map(_letterboxed, jobs, chunksize=16)  # order preserved: deterministic
+    images = np.stack([r[0] for r in results])
+    labels = [r[1] for r in results]
+    offs = np.cumsum([0] + [len(l) for l in labels])
+    np.savez(path, images=images, labels=np.concatenate(labels), offsets=offs)
+    log.info("cache built in %.0f s", time.time() - t0)
+    return images, labels
+
+
+def kmeans_anchors(labels: list[np.ndarray], k: int = 9, seed: int = 0) -> np.ndarray:
+    """Anchors (k,2) sorted by area: k-means in log(w,h) (scale-invariant, no tiny-box bias)."""
+    wh = np.concatenate([l[:, 3:5] - l[:, 1:3] for l in labels])
+    logwh = np.log(np.clip(wh, 2, None))
+    rng = np.random.default_rng(seed)
+    centres = logwh[rng.choice(len(logwh), k, replace=False)]
+    for _ in range(60):
+        assign = ((logwh[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        centres = np.stack([logwh[assign == j].mean(0) if (assign == j).any() else centres[j] for j in range(k)])
+    anchors = np.exp(centres)
+    return np.round(anchors[np.argsort(anchors.prod(1))], 1)
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Geometric + photometric variety on an already letterboxed image (labels: cls, xyxy px)."""
+    S = img.shape[0]
+    lab = lab.copy()
+    if rng.random() < 0.5:  # random zoom/shift: objects larger or smaller than our renderer's
+        s = math.exp(rng.uniform(math.log(0.5), math.log(1.6)))
+        tx, ty = rng.uniform(-0.25, 0.25, 2) * S + (1 - s) * S / 2
+        M = np.array([[s, 0, tx], [0, s, ty]], np.float32)
+        img = cv2.warpAffine(img, M, (S, S), flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
+        if len(lab):
+            xy = lab[:, 1:5] * s + np.array([tx, ty, tx, ty], np.float32)
+            area0 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
+            xy = xy.clip(0, S)
+            area1 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
+            keep = (area1 > 0.6 * area0) & (xy[:, 2] - xy[:, 0] > 2) & (xy[:, 3] - xy[:, 1] > 2)
+            lab = np.concatenate([lab[:, :1], xy], 1)[keep]
+    # the 8 symmetries of the square: class names do not change under any of them
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+        lab[:, [1, 3]] = S - lab[:, [3, 1]]
+    if rng.random() < 0.5:
+        img = img[::-1]
+        lab[:, [2, 4]] = S - lab[:, [4, 2]]
+    if rng.random() < 0.5:
+        img = img.transpose(1, 0, 2)
+        lab = lab[:, [0, 2, 1, 4, 3]]
+    img = np.ascontiguousarray(img)
+    if rng.random() < 0.5:
+        img = img[..., rng.permutation(3)]
+    if rng.random() < 0.6:  # HSV jitter
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-25, 26))) % 180
+        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.4, 1.5), 0, 255)
+        hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.5, 1.4), 0, 255)
+        img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+    if rng.random() < 0.1:
+        img = 255 - img
+    if rng.random() < 0.1:
+        img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(img), lab
+
+
+def make_batch(images, labels, idx, rng, train: bool):
+    ims, targets = [], []
+    for bi, i in enumerate(idx):
+        img, lab = images[i], labels[i]
+        if train:
+            img, lab = augment(img, lab, rng)
+        ims.append(img[..., ::-1])  # BGR -> RGB, as inference does
+        if len(lab):
+            S = img.shape[0]
+            cxcywh = np.stack([(lab[:, 1] + lab[:, 3]) / 2, (lab[:, 2] + lab[:, 4]) / 2,
+                               lab[:, 3] - lab[:, 1], lab[:, 4] - lab[:, 2]], 1)
+            targets.append(np.concatenate([np.full((len(lab), 1), bi), lab[:, :1], cxcywh], 1))
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(ims).transpose(0, 3, 1, 2))).float() / 255
+    t = torch.from_numpy(np.concatenate(targets) if targets else np.zeros((0, 6))).float()
+    return x, t  # targets: (img, cls, cx, cy, w, h) in input pixels
+
+
+# ------------------------------------------------------------------------------------ loss
+
+
+def bbox_ciou(b1: torch.Tensor, b2: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """CIoU of (n,4) cxcywh boxes, elementwise."""
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = b1.unbind(-1), b2.unbind(-1)
+    b1x1, b1x2, b1y1, b1y2 = x1 - w1 / 2, x1 + w1 / 2, y1 - h1 / 2, y1 + h1 / 2
+    b2x1, b2x2, b2y1, b2y2 = x2 - w2 / 2, x2 + w2 / 2, y2 - h2 / 2, y2 + h2 / 2
+    inter = (torch.min(b1x2, b2x2) - torch.max(b1x1, b2x1)).clamp(0) * \
+            (torch.min(b1y2, b2y2) - torch.max(b1y1, b2y1)).clamp(0)
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = inter / union
+    cw = torch.max(b1x2, b2x2) - torch.min(b1x1, b2x1)
+    ch = torch.max(b1y2, b2y2) - torch.min(b1y1, b2y1)
+    c2 = cw ** 2 + ch ** 2 + eps
+    rho2 = (x2 - x1) ** 2 + (y2 - y1) ** 2
+    v = (4 / math.pi ** 2) * (torch.atan(w2 / (h2 + eps)) - torch.atan(w1 / (h1 + eps))) ** 2
+    with torch.no_grad():
+        alpha = v / (v - iou + (1 + eps))
+    return iou - (rho2 / c2 + v * alpha)
+
+
+class YoloLoss:
+    """YOLOv5's ComputeLoss: anchor-ratio matching (< 4x), two neighbouring cells, CIoU box
+    loss, IoU-valued objectness targets, BCE for objectness and classes."""
+
+    def __init__(self, anchors: torch.Tensor, imgsz: int, anchor_t: float = 4.0):
+        self.anchors = anchors.view(len(STRIDES), NA, 2)
+        self.anchor_t = anchor_t
+        nl = len(STRIDES)
+        self.balance = (4.0, 1.0, 0.4)
+        self.w_box = 0.05 * 3 / nl
+        self.w_obj = 1.0 * (imgsz / 640) ** 2 * 3 / nl
+        self.w_cls = 0.5 * NC / 80 * 3 / nl
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def __call__(self, preds: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lbox = torch.zeros(())
+        lobj = torch.zeros(())
+        lcls = torch.zeros(())
+        bs = preds[0].shape[0]
+        off = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=torch.float32) * 0.5
+        for i, p in enumerate(preds):
+            ny, nx = p.shape[2:4]
+            stride = STRIDES[i]
+            anc = self.anchors[i] / stride  # grid units
+            tobj = torch.zeros(p.shape[:4])
+            nt = targets.shape[0]
+            if nt:
+                t = targets.clone()
+                t[:, 2:6] /= stride
+                t = t.unsqueeze(0).repeat(NA, 1, 1)  # (na, nt, 6)
+                ai = torch.arange(NA).view(NA, 1).repeat(1, nt)
+                r = t[..., 4:6] / anc[:, None]
+                j = torch.max(r, 1 / r).max(2)[0] < self.anchor_t
+                t, ai = t[j], ai[j]
+                gxy = t[:, 2:4]
+                gxi = torch.tensor([nx, ny], dtype=torch.float32) - gxy
+                jx, jy = ((gxy % 1 < 0.5) & (gxy > 1)).T
+                lx, ly = ((gxi % 1 < 0.5) & (gxi > 1)).T
+                sel = torch.stack((torch.ones_like(jx), jx, jy, lx, ly))
+                t = t.repeat(5, 1, 1)[sel]
+                ai = ai.repeat(5, 1)[sel]
+                offsets = (torch.zeros_like(gxy)[None] + off[:, None])[sel]
+                b, c = t[:, 0].long(), t[:, 1].long()
+                gxy = t[:, 2:4]
+                gij = (gxy - offsets).long()
+                gi, gj = gij[:, 0].clamp_(0, nx - 1), gij[:, 1].clamp_(0, ny - 1)
+                if len(b):
+                    ps = p[b, ai, gj, gi]
+                    pxy = ps[:, :2].sigmoid() * 2 - 0.5
+                    pwh = (ps[:, 2:4].sigmoid() * 2) ** 2 * anc[ai]
+                    tbox = torch.cat((gxy - torch.stack((gi, gj), 1), t[:, 4:6]), 1)
+                    iou = bbox_ciou(torch.cat((pxy, pwh), 1), tbox)
+                    lbox = lbox + (1.0 - iou).mean()
+                    tobj[b, ai, gj, gi] = iou.detach().clamp(0).to(tobj.dtype)
+                    tc = torch.zeros_like(ps[:, 5:])
+                    tc[torch.arange(len(c)), c] = 1.0
+                    lcls = lcls + self.bce(ps[:, 5:], tc)
+            lobj = lobj + self.bce(p[..., 4], tobj) * self.balance[i]
+        parts = torch.stack((lbox * self.w_box, lobj * self.w_obj, lcls * self.w_cls))
+        return parts.sum() * bs, parts.detach()
+
+
+# ---------------------------------------------------------------------------------- train
+
+
+class EMA:
+    """Exponential moving average of weights (YOLOv5's ModelEMA): smoother final weights."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.995, tau: float = 100):
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.decay, self.tau, self.updates = decay, tau, 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / self.tau))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+
+
+def train(args) -> Path:
+    seed_everything(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images, labels = build_cache(out / f"cache_s{args.data_seed}_n{args.count}_{args.imgsz}.npz",
+                                 args.data_seed, args.count, args.imgsz, args.workers)
+    anchors = kmeans_anchors(labels, seed=args.seed)
+    log.info("anchors (px, P3 first): %s", anchors.reshape(3, 6).tolist())
+    model = ShapesNet(torch.from_numpy(anchors).float())
+    model.init_biases(args.imgsz)
+    log.info("parameters: %d", sum(p.numel() for p in model.parameters()))
+    loss_fn = YoloLoss(model.detect.anchors, args.imgsz)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (decay if p.ndim > 1 else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
+                            lr=args.lr, betas=(0.9, 0.999))
+    ema = EMA(model)
+    rng = np.random.default_rng(args.seed)
+    n = len(images)
+    warmup = min(300, args.iters // 10)
+    t0 = time.time()
+    order, pos = rng.permutation(n), 0
+    model.train()
+    it = 0
+    for it in range(args.iters):
+        if time.time() - t0 > args.minutes * 60:
+            log.warning("time budget reached at iteration %d/%d", it, args.iters)
+            break
+        lr = args.lr * (min(1.0, (it + 1) / warmup) if it < warmup else
+                        0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, args.iters - warmup))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if pos + args.batch > n:
+            order, pos = rng.permutation(n), 0
+        idx = order[pos : pos + args.batch]
+        pos += args.batch
+        x, t = make_batch(images, labels, idx, rng, train=True)
+        loss, parts = loss_fn(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        ema.update(model)
+        if it % 50 == 0 or it == args.iters - 1:
+            log.info("it %d/%d lr %.5f loss %.3f (box %.4f obj %.4f cls %.4f) %.1f min",
+                     it, args.iters, lr, loss.item(), *parts.tolist(), (time.time() - t0) / 60)
+    ckpt = out / "last.pt"
+    torch.save({"state_dict": ema.shadow, "anchors": anchors.tolist(), "imgsz": args.imgsz,
+                "names": list(NAMES), "width": list(WIDTH), "strides": list(STRIDES), "iterations": it + 1,
+                "train_minutes": (time.time() - t0) / 60, "args": vars(args)}, ckpt)
+    log.info("saved %s after %d iterations, %.1f min", ckpt, it + 1, (time.time() - t0) / 60)
+    return ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Train the ScriptLens demo shapes detector (CPU).")
+    p.add_argument("--out", default="out/demo_train")
+    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--count", type=int, default=3000, help="training images rendered")
+    p.add_argument("--data-seed", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iters", type=int, default=1200)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2.5e-3)
+    p.add_argument("--minutes", type=float, default=25.0, help="hard stop for the training loop")
+    p.add_argument("--workers", type=int, default=2, help="processes rendering the training set")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
