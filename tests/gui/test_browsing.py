@@ -255,3 +255,49 @@ def test_letters_are_shortcuts_until_the_filter_is_clicked(loaded, qtbot):
     assert w.image_list.filter_edit.text() == "img00"
     qtbot.keyClick(w.image_list.filter_edit, Qt.Key.Key_Return)
     assert not w.image_list.filter_edit.hasFocus()
+
+
+def test_neighbours_are_prefetched(loaded, qtbot):
+    w = loaded
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    cached = {p for p in w.paths if w.cache.get(w.model_id, p) is not None}
+    assert w.paths[1] in cached and w.paths[2] in cached
+    calls = w.worker.model_calls
+    w.next_image()  # already there: shown from the cache, no model run for it
+    assert len(w.detections) == 3 and "cached" in w.timings_label.text()
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    assert w.worker.model_calls - calls <= 1  # at most one new neighbour
+
+
+def test_holding_the_arrow_key_through_a_big_folder_builds_no_queue(window, qtbot, tiny_model, tmp_path):
+    from gui_test_data import make_images
+
+    w = window
+    make_images(tmp_path / "many", 120)
+    w.open_folder(tmp_path / "many", wait=True)
+    w.open_model(tiny_model)
+    qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    calls = w.worker.model_calls
+    for _ in range(119):  # auto-repeat: many key events before the worker gets a turn
+        qtbot.keyClick(w, Qt.Key.Key_Right)
+    assert w.current_row == 119
+    qtbot.waitUntil(lambda: len(w.detections) == 3 and w.is_idle(), timeout=30000)
+    assert w.worker.model_calls - calls < 20  # not 119: stale requests were dropped
+    assert w.current_path == w.paths[119] and w.canvas.has_image()
+
+
+def test_thresholds_and_options_are_restored_in_a_new_window(loaded, qtbot, tmp_path):
+    from gui.main_window import MainWindow
+
+    w = loaded
+    w.side_panel.conf_slider.setValue(0.61)
+    w.side_panel.iou_slider.setValue(0.3)
+    w.side_panel.show_conf_box.setChecked(False)
+    w.close()
+    again = MainWindow(w.settings)
+    qtbot.addWidget(again)
+    t = again.thresholds()
+    assert (t.conf, t.iou) == (0.61, 0.3)
+    assert not again.side_panel.show_conf_box.isChecked()
+    again.close()

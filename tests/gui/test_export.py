@@ -90,3 +90,32 @@ def test_cancel_in_the_middle_of_a_folder_export(window, qtbot, tiny_model, tmp_
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert "cancelled" in w.banner.text()
     assert w._export_progress is None  # the progress dialog is gone
+
+
+def test_export_dialog_returns_the_choice(qtbot, tmp_path):
+    from gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(ExportChoice(whole_folder=True, out_dir=tmp_path / "labels"), "a.png", 10)
+    qtbot.addWidget(dialog)
+    dialog.current_radio.setChecked(True)
+    dialog.conf_box.setChecked(True)
+    dialog.existing_combo.setCurrentIndex(dialog.existing_combo.findData("backup"))
+    choice = dialog.choice()
+    assert choice == ExportChoice(False, tmp_path / "labels", True, True, True, "backup")
+
+
+def test_ctrl_s_uses_the_remembered_options(loaded, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    w = loaded
+    out = tmp_path / "remembered"
+    run_export(w, qtbot, ExportChoice(whole_folder=False, out_dir=out, save_conf=True, on_existing="overwrite"))
+    w.next_image()
+    qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
+    w.last_export_summary = None
+    qtbot.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.last_export_summary is not None, timeout=30000)
+    assert (out / "img001.txt").read_text().splitlines()[0] == A_LINE + " 0.900000"
+    from gui.image_list import STATE_EXPORTED
+
+    assert w.image_list.model.state(1) == STATE_EXPORTED
