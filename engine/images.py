@@ -51,12 +51,49 @@ def list_images(folder: Path | str) -> list[Path]:
     return found
 
 
+def _jpeg_reaches_eoi(data: bytes) -> bool | None:
+    """Walk the JPEG's markers: True if its end-of-image marker is reached, False if the data
+    runs out first (truncated), None if the structure is not understood (let OpenCV decide).
+
+    Looking for FFD9 in the last bytes of the file (as before) rejected valid photos that carry
+    data AFTER the end-of-image marker -- Google/Samsung motion photos append a whole MP4, some
+    cameras a trailer -- although cv2.imread reads them."""
+    n, i = len(data), 2
+    while i + 1 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:
+            return True
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        if i + 4 > n:
+            return False
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:  # entropy-coded data runs until the next real marker
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= n:
+                    return False
+                nxt = data[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7:  # stuffed byte / restart marker
+                    i = j + 2
+                elif nxt == 0xFF:
+                    i = j + 1
+                else:
+                    i = j
+                    break
+    return False
+
+
 def _looks_truncated(data: bytes) -> str | None:
     """libjpeg decodes a truncated JPEG into a grey-filled image without failing; catch it."""
-    if data[:2] == b"\xff\xd8":
-        tail = data.rstrip(b"\x00")[-64:]
-        if b"\xff\xd9" not in tail:
-            return "the JPEG data is truncated (no end-of-image marker); the file is incomplete"
+    if data[:2] == b"\xff\xd8" and _jpeg_reaches_eoi(data) is False:
+        return "the JPEG data is truncated (no end-of-image marker); the file is incomplete"
     return None
 
 

@@ -230,3 +230,44 @@ def test_list_images_symlink_loop_and_nested_same_names(tmp_path):
 def test_list_images_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         list_images(tmp_path / "nope")
+
+
+# ------------------------------------------------------------------ JPEG end detection
+
+
+@pytest.mark.parametrize("trailer", [b"ftypmp42" + bytes(range(256)) * 40, b"\x00" * 100, b"SEFT" + b"\xff\xd8junk" * 30])
+def test_jpeg_with_data_after_eoi_is_valid(tmp_path, trailer):
+    # motion photos append an MP4 after the JPEG's end-of-image marker; cv2.imread reads them
+    p = tmp_path / "motion.jpg"
+    p.write_bytes(jpeg_bytes() + trailer)
+    np.testing.assert_array_equal(read_image(p), imread_ref(p))
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_truncated_jpeg_detected_even_with_exif_thumbnail(tmp_path, progressive, keep):
+    rgb = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8))
+    full = tmp_path / "full.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    rgb.save(full, quality=90, progressive=progressive, exif=exif.tobytes())
+    assert read_image(full).shape == (300, 300, 3)
+    data = full.read_bytes()
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ImageReadError, match="truncated"):
+        read_image(p)
+    z = tmp_path / "zero_filled.jpg"  # an interrupted download into a pre-allocated file
+    z.write_bytes(data[: int(len(data) * keep)] + b"\x00" * 5000)
+    with pytest.raises(ImageReadError, match="truncated"):
+        read_image(z)
+
+
+def test_jpeg_with_restart_markers(tmp_path):
+    p = tmp_path / "rst.jpg"
+    ok, buf = cv2.imencode(".jpg", pattern(200, 200), [cv2.IMWRITE_JPEG_RST_INTERVAL, 4])
+    p.write_bytes(buf.tobytes())
+    np.testing.assert_array_equal(read_image(p), imread_ref(p))
+    p.write_bytes(buf.tobytes()[:-400])
+    with pytest.raises(ImageReadError, match="truncated"):
+        read_image(p)
