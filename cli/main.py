@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScriptLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOTHING_DONE
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
+        # OSError, not only FileNotFoundError: a --names/--thresholds path that is a folder or
+        # unreadable raised IsADirectoryError/PermissionError as a traceback (exit 1 instead).
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOTHING_DONE
     except KeyboardInterrupt:

@@ -66,3 +66,12 @@ def test_bad_models_exit_3(tmp_path, capsys, builder):
 def test_missing_model_exit_3(tmp_path, capsys):
     assert info(tmp_path / "nope.pt") == 3
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("what", ["folder", "missing"])
+def test_bad_names_file_is_one_line_error(tmp_path, capsys, what):
+    m = mf.anchor_free(tmp_path / "m.pt", BOXES)
+    target = tmp_path if what == "folder" else tmp_path / "nope.txt"
+    assert main(["info", str(m), "--names", str(target)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
