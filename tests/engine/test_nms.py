@@ -124,3 +124,26 @@ def test_box_iou_matches_python():
     for i in range(5):
         for j in range(4):
             assert m[i, j] == pytest.approx(iou_py(a[i].tolist(), b[j].tolist()), abs=1e-6)
+
+
+def test_long_suppression_chain_matches_bruteforce():
+    # each box overlaps the next three (IoU .82/.67/.54 > .45) but not the fourth (.43): the
+    # greedy answer keeps every 4th box; any 'one-pass' shortcut gets the chain wrong
+    n = 400
+    boxes = np.array([[k, 0, k + 10, 10] for k in range(n)], np.float32)
+    scores = np.linspace(1, 0.1, n).astype(np.float32)
+    ref = greedy_ref(boxes.tolist(), scores.tolist(), 0.45)
+    assert ref == list(range(0, n, 4))
+    assert nms(boxes, scores, 0.45).tolist() == ref
+
+
+def test_many_boxes_past_the_matrix_limit_match_bruteforce():
+    from engine import nms as nms_mod
+
+    rng = np.random.default_rng(3)
+    n = nms_mod.MATRIX_LIMIT + 300
+    xy = rng.uniform(0, 80, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 40, (n, 2))], 1).astype(np.float32)  # dense: few survivors
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    cls = rng.integers(0, 2, n)
+    assert batched_nms(boxes, scores, cls, 0.5).tolist() == greedy_ref(boxes.tolist(), scores.tolist(), 0.5, cls.tolist())
