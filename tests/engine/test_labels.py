@@ -268,3 +268,13 @@ def test_export_same_named_images_in_subfolders(tmp_path):
     assert s.written == 2
     assert (out / "a" / "x.txt").read_text().startswith("1 ")
     assert (out / "b" / "x.txt").read_text() == "0 0.500000 0.500000 1.000000 1.000000\n"
+
+
+def test_data_yaml_survives_awkward_names(tmp_path):
+    import yaml
+
+    names = ["a: b", "quote\"s", "# hash", "ünïcødé 猫", "- dash", "yes", "null", "1.5"]
+    L.write_data_yaml(tmp_path, names)
+    data = yaml.safe_load((tmp_path / "data.yaml").read_text(encoding="utf-8"))
+    assert data["nc"] == len(names)
+    assert [data["names"][i] for i in range(len(names))] == names
