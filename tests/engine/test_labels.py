@@ -135,13 +135,29 @@ def test_failed_replace_keeps_old_file_and_no_temp(tmp_path, monkeypatch):
 
 
 def test_read_only_folder_is_label_write_error(tmp_path, monkeypatch):
-    def denied(*a, **k):
-        raise PermissionError(13, "Permission denied")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "a.txt").write_text("old\n")
+    folder.chmod(0o555)
+    try:
+        probe = folder / ".probe"
+        try:
+            probe.write_text("x")
+            probe.unlink()
+            still_writable = True  # root ignores permissions
+        except PermissionError:
+            still_writable = False
+        if still_writable:  # simulate the read-only folder at the temp-file step instead
+            def denied(*a, **k):
+                raise PermissionError(13, "Permission denied")
 
-    # chmod does not stop root: simulate a read-only folder at the temp-file step
-    monkeypatch.setattr(L.tempfile, "mkstemp", denied)
-    with pytest.raises(LabelWriteError, match="cannot write labels here"):
-        write_label(tmp_path / "x" / "a.txt", "1\n")
+            monkeypatch.setattr(L.tempfile, "mkstemp", denied)
+        with pytest.raises(LabelWriteError, match="cannot write labels here"):
+            write_label(folder / "a.txt", "new\n", "overwrite")
+        assert (folder / "a.txt").read_text() == "old\n"
+        assert sorted(p.name for p in folder.iterdir()) == ["a.txt"]
+    finally:
+        folder.chmod(0o755)
     assert isinstance(LabelWriteError("x"), ScriptLensError)
 
 
