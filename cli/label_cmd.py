@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.errors import ScriptLensError
 from engine.export import ExportOptions, export_labels
 from engine.labels import OnExisting, write_text_atomic
+from engine.manifest import build_manifest
 
 from .common import add_model_options, load_detector, unit_float
 
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     with progress_bar(total=len(paths)) as bar:
         summary = export_labels(items(), images_root, Path(args.out), names, options,
-                                progress=lambda done, total: bar.update(1), total=len(paths))
+                                progress=lambda done, total: bar.update(1), total=len(paths),
+                                manifest=build_manifest(det.info, thresholds, images_root))
     for path, message in summary.failed:
         if "cannot write" in message:
             print(f"error: {message}", file=sys.stderr)

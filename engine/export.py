@@ -62,7 +62,10 @@ def export_labels(
     cancel: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
     total: int | None = None,
+    manifest: dict | None = None,
 ) -> ExportSummary:
+    """Write labels for `items`; with `manifest` (engine.manifest.build_manifest), also record
+    the run beside the labels."""
     start = time.perf_counter()
     summary = ExportSummary()
     out_root = Path(out_root)
@@ -102,6 +105,16 @@ def export_labels(
         except LabelWriteError as exc:
             summary.failed.append((out_root / "classes.txt", str(exc)))
     summary.seconds = time.perf_counter() - start
+    if manifest is not None and (summary.written + summary.backed_up + summary.unchanged):
+        from .manifest import write_manifest
+
+        try:
+            write_manifest(out_root, manifest, {"images": summary.images, "written": summary.written,
+                                                "backed_up": summary.backed_up, "skipped": summary.skipped,
+                                                "unchanged": summary.unchanged, "failed": len(summary.failed),
+                                                "detections": summary.detections, "cancelled": summary.cancelled})
+        except LabelWriteError as exc:
+            summary.failed.append((out_root, str(exc)))
     return summary
 
 

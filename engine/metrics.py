@@ -12,7 +12,7 @@ Conventions (the same as pycocotools, minus crowd and area ranges):
   its predictions still count as false positives in P/R/F1.
 - Overall precision/recall/F1 are micro-averaged (pooled TP/FP/FN of all classes); overall
   mAP is the mean of the per-class APs.
-- P/R/F1 use the predictions with ``confidence >= conf`` at IoU 0.5. Pass predictions taken
+- P/R/F1 use the predictions with ``confidence > conf`` at IoU 0.5 (the engine's own rule). Pass predictions taken
   at a LOW threshold (e.g. 0.001) so AP sees the whole precision-recall curve.
 """
 
@@ -200,7 +200,7 @@ def evaluate(
     fp_at = np.zeros(num_classes, np.int64)
     for c in range(num_classes):
         sel = cls_all == c
-        above = sel & (conf_all >= conf)
+        above = sel & (conf_all > conf)  # the engine keeps score > conf
         tp_at[c] = int(tp_all[above, i50].sum())
         fp_at[c] = int(above.sum()) - tp_at[c]
         for t in range(len(thr)):

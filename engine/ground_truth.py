@@ -1,0 +1,59 @@
+"""Find and read ground-truth YOLO labels for a folder of images.
+
+Where labels are looked for, in order: a folder the user picked; ``labels/`` beside an
+``images/`` folder (the YOLO dataset layout, mirrored sub-folders); a same-name ``.txt`` beside
+each image. A labels folder that holds a ScriptLens manifest was written by our own export:
+callers are told (`GroundTruthSource.from_export`) so the GUI can say these are predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .detections import Detections
+from .labels import default_labels_dir, label_path_for, parse_yolo
+from .manifest import read_manifest
+
+
+@dataclass(frozen=True)
+class GroundTruthSource:
+    images_root: Path
+    labels_root: Path | None  # None: same-name .txt beside each image
+    from_export: bool = False
+
+    def path_for(self, image_path: Path) -> Path:
+        if self.labels_root is None:
+            return Path(image_path).with_suffix(".txt")
+        return label_path_for(image_path, self.images_root, self.labels_root)
+
+    def describe(self) -> str:
+        where = str(self.labels_root) if self.labels_root else ".txt files beside the images"
+        return where + (" (written by a ScriptLens export: predictions, not human labels)" if self.from_export else "")
+
+    def load(self, image_path: Path, image_wh: tuple[int, int]) -> Detections | None:
+        """The image's labels, `Detections.empty()` for an empty file, None when it has none.
+        A malformed file raises ValueError naming the file and line."""
+        path = self.path_for(image_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read labels: {exc}") from None
+        return parse_yolo(text, image_wh, source=str(path))
+
+
+def find_ground_truth(images_root: Path, images: list[Path], labels_root: Path | None = None) -> GroundTruthSource | None:
+    """The first place that holds labels for any of `images` (checks at most 50 of them)."""
+    images_root = Path(images_root)
+    sample = images[:50]
+    options = [labels_root] if labels_root is not None else [default_labels_dir(images_root), None]
+    for root in options:
+        if root is not None and not Path(root).is_dir():
+            continue
+        source = GroundTruthSource(images_root, Path(root) if root is not None else None)
+        if any(source.path_for(p).is_file() for p in sample):
+            from_export = root is not None and read_manifest(Path(root)) is not None
+            return GroundTruthSource(images_root, source.labels_root, from_export)
+    return None

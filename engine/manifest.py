@@ -1,0 +1,60 @@
+"""The run manifest: a small JSON file written beside exported labels, so anyone can tell later
+which model, input size and thresholds produced them (and whether the export was complete)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .labels import write_text_atomic
+from .model_info import ModelInfo
+from .thresholds import Thresholds
+
+MANIFEST_NAME = "scriptlens_manifest.json"
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_manifest(info: ModelInfo, thresholds: Thresholds, images_root: Path, *, edited_images: int = 0) -> dict:
+    names = info.names
+    return {
+        "tool": f"scriptlens {__version__}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": {"file": str(info.path), "sha256": file_sha256(info.path), "layout": info.layout,
+                  "input_hw": list(info.input_hw), "device": info.device, "half": info.half},
+        "images": str(images_root),
+        "thresholds": {
+            "conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
+            "classes": [names[c] if c < len(names) else c for c in thresholds.classes] if thresholds.classes is not None else None,
+            "class_conf": {(names[c] if c < len(names) else str(c)): v for c, v in thresholds.class_conf},
+        },
+        "nms": "inside the model" if info.end2end and not thresholds.nms_on_end2end
+        else ("agnostic" if thresholds.agnostic else "class-aware"),
+        "edited_images": edited_images,
+        "python": platform.python_version(),
+    }
+
+
+def write_manifest(out_root: Path, manifest: dict, summary: dict) -> Path:
+    path = Path(out_root) / MANIFEST_NAME
+    write_text_atomic(path, json.dumps({**manifest, "result": summary}, indent=2) + "\n")
+    return path
+
+
+def read_manifest(folder: Path) -> dict | None:
+    path = Path(folder) / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
