@@ -159,7 +159,8 @@ def _letterboxed(args) -> tuple[np.ndarray, np.ndarray]:
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
     img = cv2.imdecode(cv2.imencode(ext, img, params)[1], cv2.IMREAD_COLOR)
     h, w = img.shape[:2]
-    boxed, geom = letterbox(img, (imgsz, imgsz))
+    # "yolov5": the box convention ScriptLens uses to map this (anchor-based) model's boxes back
+    boxed, geom = letterbox(img, (imgsz, imgsz), "yolov5")
     lab = np.array([[float(v) for v in ln.split()] for ln in lines], np.float32).reshape(-1, 5)
     xyxy = np.stack(
         [(lab[:, 1] - lab[:, 3] / 2) * w, (lab[:, 2] - lab[:, 4] / 2) * h,
@@ -434,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=3000, help="training images rendered")
     p.add_argument("--data-seed", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--iters", type=int, default=1200)
+    p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2.5e-3)
     p.add_argument("--minutes", type=float, default=25.0, help="hard stop for the training loop")

@@ -1,0 +1,116 @@
+"""`scriptlens eval`: score a model against YOLO ground-truth labels.
+
+    scriptlens eval --model M --images DIR --labels DIR [--conf 0.25] [--iou 0.45] [--json FILE]
+
+Runs the same engine as `label` (letterbox, decode, NMS at ``--iou``). AP needs the whole
+precision-recall curve, so NMS runs on the candidates above a low floor (0.001, like the
+references' val.py) and P/R/F1 are read at ``--conf``; see engine.metrics for the exact
+conventions. An image without a label file counts as a negative (no objects), as in YOLO
+datasets, and the summary says how many there were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from engine.errors import ScriptLensError
+
+from .common import add_model_options, load_detector, unit_float
+
+log = logging.getLogger(__name__)
+
+AP_CONF = 0.001  # candidates kept for AP; below every sensible --conf
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="precision, recall, F1 and mAP of a model against YOLO labels")
+    p.add_argument("--model", required=True, help="TorchScript model file")
+    p.add_argument("--images", required=True, help="image folder (searched recursively)")
+    p.add_argument("--labels", required=True, help="YOLO label folder mirroring --images (a/b.jpg -> a/b.txt)")
+    p.add_argument("--conf", type=unit_float, default=0.25, help="confidence for precision/recall/F1 (default 0.25)")
+    p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--max-det", type=int, default=300, help="at most this many boxes per image (default 300)")
+    p.add_argument("--json", dest="json_out", default=None, help="also write the metrics to this JSON file")
+    add_model_options(p)
+    p.set_defaults(run=run)
+
+
+def collect_pairs(det, paths: list[Path], images_root: Path, labels_root: Path, iou: float, max_det: int):
+    """Yield (predictions at AP_CONF, ground truth) per readable image; count what was skipped."""
+    from engine.detections import Detections
+    from engine.labels import label_path_for, parse_yolo
+    from engine.thresholds import Thresholds, apply_thresholds
+
+    thresholds = Thresholds(conf=AP_CONF, iou=iou, max_det=max_det)
+    stats = {"failed": 0, "unlabelled": 0}
+
+    def pairs():
+        for path, result in det.predict_paths(paths):
+            if isinstance(result, ScriptLensError):
+                print(f"skipped {path}: {result}", file=sys.stderr)
+                stats["failed"] += 1
+                continue
+            h, w = result.candidates.geometry.source_hw
+            label_file = label_path_for(path, images_root, labels_root)
+            if label_file.is_file():
+                gt = parse_yolo(label_file.read_text(encoding="utf-8"), (w, h), source=str(label_file))
+            else:
+                stats["unlabelled"] += 1
+                gt = Detections.empty()
+            yield apply_thresholds(result.candidates, thresholds), gt
+
+    return pairs(), stats
+
+
+def format_table(result, names: tuple[str, ...]) -> str:
+    head = f"{'class':<16}{'labels':>8}{'P':>8}{'R':>8}{'F1':>8}{'mAP50':>8}{'mAP50-95':>10}"
+    lines = [head, "-" * len(head)]
+
+    def fmt(v) -> str:
+        return "     -" if v is None else f"{v:.3f}"
+
+    d = result.as_dict(dict(enumerate(names)))
+    for row in d["classes"] + [dict(d["all"], name="all")]:
+        lines.append(f"{row['name'][:15]:<16}{row['gt']:>8}{row['precision']:>8.3f}{row['recall']:>8.3f}"
+                     f"{row['f1']:>8.3f}{fmt(row['map50']):>8}{fmt(row['map50_95']):>10}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.images import list_images
+    from engine.labels import write_text_atomic
+    from engine.metrics import evaluate
+
+    images_root, labels_root = Path(args.images), Path(args.labels)
+    for what, folder in (("image", images_root), ("label", labels_root)):
+        if not folder.is_dir():
+            print(f"error: {what} folder not found: {folder}", file=sys.stderr)
+            return 1
+    paths = list_images(images_root)
+    if not paths:
+        print(f"error: no images under {images_root}", file=sys.stderr)
+        return 1
+    det = load_detector(args)
+    names = det.info.names
+    pairs, stats = collect_pairs(det, paths, images_root, labels_root, args.iou, args.max_det)
+    result = evaluate(pairs, num_classes=len(names), conf=args.conf)
+    if result.images == 0:
+        print("error: no image could be read", file=sys.stderr)
+        return 1
+    print(f"{result.images} images, conf {args.conf:g} (P/R/F1 at IoU 0.5), NMS IoU {args.iou:g}, "
+          f"input {det.info.input_hw[0]}x{det.info.input_hw[1]}")
+    if stats["unlabelled"]:
+        print(f"{stats['unlabelled']} images had no label file and count as having no objects")
+    if stats["failed"]:
+        print(f"{stats['failed']} images could not be read and were skipped")
+    print(format_table(result, names))
+    if args.json_out:
+        payload = {"model": str(det.info.path), "images_dir": str(images_root), "labels_dir": str(labels_root),
+                   "nms_iou": args.iou, "unlabelled": stats["unlabelled"], "failed": stats["failed"],
+                   **result.as_dict(dict(enumerate(names)))}
+        write_text_atomic(Path(args.json_out), json.dumps(payload, indent=1))
+    return 0
