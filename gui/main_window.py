@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
 
 from engine.candidates import Candidates
 from engine.detections import Detections
+from engine.export import ExportOptions
 from engine.images import IMAGE_EXTENSIONS
+from engine.labels import OnExisting, default_labels_dir, label_path_for
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .banner import Banner
@@ -329,8 +331,6 @@ class MainWindow(QMainWindow):
             return self._labels_dir
         if self._root is None:
             return None
-        from engine.labels import default_labels_dir
-
         return default_labels_dir(self._root)
 
     def show_error(self, message: str) -> None:
@@ -351,7 +351,6 @@ class MainWindow(QMainWindow):
         o = self._overrides
         request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors)
         self._loading_id = request.id
-        self._pending_model_path = path
         self.load_label.setText(f"Loading {path.name}…")
         self.load_progress.setRange(0, 0)  # busy until the worker reports a stage
         self.load_progress.show()
@@ -405,8 +404,6 @@ class MainWindow(QMainWindow):
         if root is None or out is None:
             self.image_list.model.set_labelled_probe(None)
             return
-        from engine.labels import label_path_for
-
         paths = self._paths
         self.image_list.model.set_labelled_probe(lambda row: label_path_for(paths[row], root, out).exists())
 
@@ -450,9 +447,6 @@ class MainWindow(QMainWindow):
 
     def export(self, choice: ExportChoice) -> int | None:
         """Start an export (no dialog): the current image or the whole folder."""
-        from engine.export import ExportOptions
-        from engine.labels import OnExisting
-
         if not self._model_id or self._info is None:
             self.show_error("Open a model before exporting labels.")
             return None
