@@ -1,0 +1,33 @@
+"""`scriptlens gui` wiring (the window itself is replaced by a recorder)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import gui.app
+from cli import gui_cmd
+
+
+def test_gui_subcommand_passes_model_and_images(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(gui.app, "main", lambda model=None, images=None: seen.update(model=model, images=images) or 0)
+    parser = argparse.ArgumentParser()
+    gui_cmd.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gui", "--model", "m.torchscript", "--images", "imgs"])
+    assert args.run(args) == 0
+    assert seen == {"model": Path("m.torchscript"), "images": Path("imgs")}
+
+
+def test_no_arguments_opens_the_demo(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(gui.app, "main", lambda model=None, images=None: seen.update(model=model, images=images) or 0)
+    monkeypatch.setattr(gui.app, "demo_paths", lambda: (Path("demo.torchscript"), Path("demo/images")))
+    assert gui_cmd.run(argparse.Namespace(model=None, images=None, demo=True)) == 0
+    assert seen == {"model": Path("demo.torchscript"), "images": Path("demo/images")}
+
+
+def test_demo_paths_point_into_resources():
+    model, images = gui.app.demo_paths()
+    for p in (model, images):
+        assert p is None or "resources" in p.parts
