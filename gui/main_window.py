@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -507,8 +508,9 @@ class MainWindow(QMainWindow):
         while len(self._image_cache) > IMAGE_CACHE_SIZE:
             self._image_cache.popitem(last=False)
 
-    def _thresholds_without_class_filter(self, t: Thresholds) -> Thresholds:
-        return Thresholds(conf=t.conf, iou=t.iou, classes=None, agnostic=t.agnostic, max_det=t.max_det)
+    @staticmethod
+    def _thresholds_without_class_filter(t: Thresholds) -> Thresholds:
+        return replace(t, classes=None)
 
     def _refresh_detections(self) -> None:
         """Re-apply the thresholds to the cached candidates of the current image (~1 ms)."""
@@ -532,13 +534,13 @@ class MainWindow(QMainWindow):
         class_ids = det.class_id.tolist()
         texts = [chip_text(names[c_] if c_ < len(names) else f"class{c_}", float(s), show_names, show_conf)
                  for c_, s in zip(class_ids, det.confidence.tolist())]
-        if self._canvas_path == self.current_path:  # never draw boxes over the previous picture
-            self.canvas.set_boxes(boxes, class_ids, texts)
         self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
         self.image_list.model.set_count(self._row, len(det))
-        if not self.first_detections_shown:
-            self.first_detections_shown = True
-            log.info("first detections shown (epoch %.3f)", time.time())
+        if self._canvas_path == self.current_path:  # never draw boxes over the previous picture
+            self.canvas.set_boxes(boxes, class_ids, texts)
+            if not self.first_detections_shown:
+                self.first_detections_shown = True
+                log.info("first detections shown (epoch %.3f)", time.time())
 
     def _show_timings(self, timings, cached: bool = False) -> None:
         if timings is None:
@@ -621,7 +623,11 @@ class MainWindow(QMainWindow):
             self._cache_image(result.path, result.image)
         row = self._row_of.get(str(result.path))
         current = result.path == self.current_path
-        if not current or (result.request_id and result.request_id != self._latest_image_request):
+        if not current:  # a neighbour computed ahead: fill in its count
+            if row is not None:
+                self.image_list.model.set_count(row, len(apply_thresholds(result.candidates, self.thresholds())))
+            return
+        if result.request_id and result.request_id != self._latest_image_request:
             return
         self._candidates = result.candidates
         if self._canvas_path != result.path and str(result.path) in self._image_cache:
