@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter, QVBoxLayout, QWidget,
+    QFileDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter, QStyle, QVBoxLayout, QWidget,
 )
 
 from engine.candidates import Candidates
@@ -183,9 +183,17 @@ class MainWindow(QMainWindow):
         self.find_action = a("Filter &images…", self.image_list.focus_filter, ["Ctrl+F"], go_menu)
         self.help_action = a("&Keyboard shortcuts", self._on_help_triggered, ["F1"], help_menu)
 
+        style = self.style()
+        for action, icon in ((self.open_model_action, QStyle.StandardPixmap.SP_FileIcon),
+                             (self.open_folder_action, QStyle.StandardPixmap.SP_DirOpenIcon),
+                             (self.export_action, QStyle.StandardPixmap.SP_DialogSaveButton),
+                             (self.prev_action, QStyle.StandardPixmap.SP_ArrowBack),
+                             (self.next_action, QStyle.StandardPixmap.SP_ArrowForward)):
+            action.setIcon(style.standardIcon(icon))
         tb = self.addToolBar("Main")
         tb.setObjectName("main-toolbar")
         tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for action in (self.open_model_action, self.open_folder_action, self.export_action, None,
                        self.prev_action, self.next_action, None, self.fit_action, self.actual_action,
                        self.toggle_overlay_action):
