@@ -34,6 +34,13 @@ def check_torchscript_file(path: Path) -> None:
     if size == 0:
         raise ModelLoadError(f"{path}: the model file is empty (0 bytes); the download or copy may have failed")
     if not zipfile.is_zipfile(path):
+        if head[:4] == b"PK\x03\x04":
+            # A zip without its central directory: an interrupted download/copy of a (probably
+            # TorchScript) archive. Telling the user to "export it to TorchScript" misled them.
+            raise ModelLoadError(
+                f"{path}: the model archive is incomplete or damaged (truncated zip, {size} bytes); "
+                "the download or copy was probably interrupted: copy or export it again"
+            )
         if head[:1] == b"\x80":
             raise ModelLoadError(
                 f"{path}: this is a pickled PyTorch file (legacy torch.save format), not TorchScript; {EXPORT_HINT}"

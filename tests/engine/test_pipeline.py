@@ -303,3 +303,14 @@ def test_cuda_request_without_cuda_is_clear(tmp_path):
     path = mf.anchor_free(tmp_path / "af.pt", BOXES)
     with pytest.raises(ModelLoadError, match="CUDA"):
         Detector.load(path, device="cuda")
+
+
+@pytest.mark.parametrize("frac", [0.5, 0.999])
+def test_truncated_torchscript_says_incomplete_not_export(tmp_path, frac):
+    full = mf.anchor_free(tmp_path / "full.pt", BOXES)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * frac)])
+    with pytest.raises(ModelLoadError) as info:
+        load(cut)
+    msg = str(info.value)
+    assert "incomplete" in msg and "export it to TorchScript first" not in msg
