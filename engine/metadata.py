@@ -67,9 +67,10 @@ def parse_imgsz(value: Any) -> tuple[int, int] | None:
     """An int (square) or [h, w]."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)) and value > 0:
+    # >= 1 after int(): a fractional size like 0.5 became a 0-pixel input
+    if isinstance(value, (int, float)) and value >= 1:
         return (int(value), int(value))
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in value):
         return (int(value[0]), int(value[1]))
     if isinstance(value, (list, tuple)) and len(value) == 1:
         return parse_imgsz(value[0])
@@ -92,9 +93,11 @@ def parse_anchors(value: Any) -> tuple[tuple[float, ...], ...] | None:
 
 
 def parse_stride(value: Any) -> int | None:
-    if isinstance(value, (list, tuple)) and value:
-        value = max(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, (list, tuple)):
+        # only the numbers: max() over mixed/None entries raised TypeError and failed the load
+        nums = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        value = max(nums) if nums else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1:
         return int(value)
     return None
 
