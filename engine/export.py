@@ -73,12 +73,19 @@ def export_labels(
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     total = total or 0
+    # `a.jpg` and `a.png` in one folder both map to `a.txt`. Without this check the second image
+    # silently overwrote (or, under "skip", silently dropped) the first one's labels.
+    claimed: dict[Path, Path] = {}
     for done, (image_path, result, image_wh) in enumerate(items, 1):
         summary.images += 1
+        dst = None if isinstance(result, ScriptLensError) else label_path_for(image_path, images_root, out_root)
         if isinstance(result, ScriptLensError):
             summary.failed.append((Path(image_path), str(result)))
+        elif dst in claimed:
+            summary.failed.append((Path(image_path), f"{image_path}: not labelled: its label file {dst.name} already "
+                                   f"holds the labels of {claimed[dst].name} (same name, other extension); rename one"))
         else:
-            dst = label_path_for(image_path, images_root, out_root)
+            claimed[dst] = Path(image_path)
             summary.detections += len(result)
             if len(result) == 0 and not options.empty_files:
                 summary.empty += 1

@@ -294,3 +294,15 @@ def test_data_yaml_survives_awkward_names(tmp_path):
     data = yaml.safe_load((tmp_path / "data.yaml").read_text(encoding="utf-8"))
     assert data["nc"] == len(names)
     assert [data["names"][i] for i in range(len(names))] == names
+
+
+@pytest.mark.parametrize("policy", ["skip", "overwrite", "backup"])
+def test_same_stem_other_extension_is_reported_not_merged(tmp_path, policy):
+    # a.jpg and a.png both map to a.txt: the second must not silently replace/drop the first
+    root, out = tmp_path / "images", tmp_path / "labels"
+    d2 = det([(0, 0, 100, 50, 0.5, 0)])
+    s = export_labels([(root / "a.jpg", D1, (100, 50)), (root / "a.png", d2, (100, 50)), (root / "b.png", d2, (100, 50))],
+                      root, out, ["a", "b"], ExportOptions(on_existing=OnExisting(policy)))
+    assert (out / "a.txt").read_text() == "1 0.200000 0.500000 0.200000 0.600000\n"
+    assert [p.name for p, _ in s.failed] == ["a.png"] and "a.jpg" in s.failed[0][1]
+    assert s.written == 2
