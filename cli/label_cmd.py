@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
                                 progress=lambda done, total: bar.update(1), total=len(paths),
                                 manifest=build_manifest(det.info, thresholds, images_root))
     for path, message in summary.failed:
-        if "cannot write" in message:
+        # read errors were printed as they happened; these come from the writing step
+        # ("not labelled": two images share one label file, see engine.export)
+        if "cannot write" in message or "not labelled" in message:
             print(f"error: {message}", file=sys.stderr)
     if records is not None:
         payload = {"model": str(det.info.path), "settings": {"conf": args.conf, "iou": args.iou, "max_det": args.max_det,

@@ -214,3 +214,13 @@ def test_console_script_subprocess(images, tmp_path):
     err = r.stderr.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert "training checkpoint" in err and "TorchScript" in err
+
+
+def test_same_stem_images_reported(model, images, tmp_path, capsys):
+    img(images / "wide.png", 320, 320)  # wide.jpg already exists: both map to wide.txt
+    out = tmp_path / "labels"
+    assert label(model, images, out) == 0
+    err = capsys.readouterr().err
+    assert len([ln for ln in err.splitlines() if "wide.png" in ln and "wide.jpg" in ln]) == 1
+    # natural order puts wide.jpg first: its labels are the ones kept
+    assert (out / "wide.txt").read_text().splitlines() == expected_lines(640, 320)
