@@ -170,6 +170,7 @@ class ImageListWidget(QWidget):
         self.view.setRootIsDecorated(False)
         self.view.setUniformRowHeights(True)  # constant-time layout for huge folders
         self.view.setAlternatingRowColors(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the numbers at the end visible
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # arrow keys belong to the window

@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(center)
         self.splitter.addWidget(side_scroll)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([260, 800, 300])
+        self.splitter.setSizes([300, 800, 300])
         self.setCentralWidget(self.splitter)
 
         bar = self.statusBar()
@@ -548,7 +548,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_boxes(boxes, class_ids, texts)
             if not self.first_detections_shown:
                 self.first_detections_shown = True
-                log.info("first detections shown (epoch %.3f)", time.time())
+                log.info("first detections shown (epoch %.3f, process CPU %.2f s)", time.time(), time.process_time())
 
     def _show_timings(self, timings, cached: bool = False) -> None:
         if timings is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import model_factory
-import pytest
 from PySide6.QtCore import QTimer
 
 from gui.export_dialog import ExportChoice
