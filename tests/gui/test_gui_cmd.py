@@ -31,3 +31,17 @@ def test_demo_paths_point_into_resources():
     model, images = gui.app.demo_paths()
     for p in (model, images):
         assert p is None or "resources" in p.parts
+
+
+def test_create_window_shows_first_then_opens_model_and_images(qtbot, tmp_path, tiny_model, image_dir):
+    from PySide6.QtCore import QSettings
+
+    from gui.settings import Settings
+
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = gui.app.create_window(tiny_model, image_dir, settings)
+    qtbot.addWidget(window)
+    assert window.isVisible() and window.model_id == 0  # shown before anything loads
+    qtbot.waitUntil(lambda: window.first_detections_shown, timeout=60000)
+    assert window.current_path.parent == image_dir
+    window.close()
