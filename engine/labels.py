@@ -99,6 +99,21 @@ def default_labels_dir(images_root: Path) -> Path:
 
 # ---------------------------------------------------------------- atomic writing
 
+# mkstemp creates its file with mode 0600, and the rename kept it: every label file ended up
+# readable by its owner only (a training job or a colleague under another user could not read
+# the dataset). Give the new file the mode a plain open() would: the old file's, else
+# 0666 & ~umask. The umask can only be read by setting it, so read it once, at import.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     try:
@@ -107,6 +122,10 @@ def write_text_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise LabelWriteError(f"{path.parent}: cannot write labels here: {exc.strerror or exc}") from None
     try:
+        try:
+            os.chmod(tmp, _file_mode(path))
+        except OSError:
+            pass  # best effort (e.g. filesystems without permissions)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
