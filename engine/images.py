@@ -114,7 +114,14 @@ def read_image(path: Path | str) -> np.ndarray:
     reason = _looks_truncated(data)
     if reason:
         raise ImageReadError(f"{path}: cannot read image: {reason}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        # OpenCV RAISES (not returns None) when the header declares more than
+        # CV_IO_MAX_IMAGE_PIXELS (a decompression bomb, or a giant panorama); uncaught, that
+        # cv2.error ended the whole batch in predict_paths instead of skipping this one file.
+        detail = "the image is larger than OpenCV's limit" if "CV_IO_MAX_IMAGE_PIXELS" in str(exc) else "OpenCV failed to decode it"
+        raise ImageReadError(f"{path}: cannot read image: {detail}") from None
     if image is None:
         head = data[:64].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<?xml")):

@@ -291,3 +291,15 @@ def malicious_checkpoint(path, marker: Path, fmt: str = "zip") -> Path:
         with open(path, "wb") as f:
             pickle.dump(payload, f)
     return Path(path)
+
+
+def huge_png_header(w=60000, h=60000) -> bytes:
+    """A tiny file whose PNG header declares w x h pixels (a decompression-bomb shape)."""
+    import struct
+    import zlib
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * (1 + 3 * w))) + chunk(b"IEND", b"")

@@ -271,3 +271,13 @@ def test_jpeg_with_restart_markers(tmp_path):
     p.write_bytes(buf.tobytes()[:-400])
     with pytest.raises(ImageReadError, match="truncated"):
         read_image(p)
+
+
+def test_image_over_opencv_pixel_limit_is_image_read_error(tmp_path):
+    # cv2.imdecode raises cv2.error here (it does not return None): must become ImageReadError
+    from model_factory import huge_png_header
+
+    p = tmp_path / "bomb.png"
+    p.write_bytes(huge_png_header())
+    with pytest.raises(ImageReadError, match="bomb.png.*larger than OpenCV's limit"):
+        read_image(p)

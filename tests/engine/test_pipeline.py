@@ -314,3 +314,13 @@ def test_truncated_torchscript_says_incomplete_not_export(tmp_path, frac):
         load(cut)
     msg = str(info.value)
     assert "incomplete" in msg and "export it to TorchScript first" not in msg
+
+
+def test_predict_paths_survives_an_oversized_image(tmp_path):
+    det = load(mf.anchor_free(tmp_path / "af.pt", BOXES))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(mf.huge_png_header())
+    ok = write_red(tmp_path / "ok.png", 10)
+    out = list(det.predict_paths([bomb, ok]))
+    assert isinstance(out[0][1], ImageReadError)
+    assert len(out[1][1].candidates) == 3
