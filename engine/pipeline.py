@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from . import metadata as meta
@@ -287,6 +288,11 @@ class Detector:
                 return tensor, geom, (t1 - t0) * 1000, _ms(t1)
             except ImageReadError as exc:
                 return exc
+            except (cv2.error, MemoryError, ValueError) as exc:
+                # Safety net: anything else raised while decoding/letterboxing ONE image (an
+                # OpenCV assertion, out of memory on a giant picture) must skip that image,
+                # not end the batch from inside a worker thread.
+                return ImageReadError(f"{p}: cannot prepare image: {_first_line(exc)}")
 
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scriptlens-read") as pool:
             futures = [pool.submit(load, p) for p in paths[: lookahead + size]]

@@ -324,3 +324,21 @@ def test_predict_paths_survives_an_oversized_image(tmp_path):
     out = list(det.predict_paths([bomb, ok]))
     assert isinstance(out[0][1], ImageReadError)
     assert len(out[1][1].candidates) == 3
+
+
+def test_predict_paths_survives_a_preprocessing_crash(tmp_path, monkeypatch):
+    import engine.pipeline as pl
+
+    det = load(mf.anchor_free(tmp_path / "af.pt", BOXES))
+    a, b = write_red(tmp_path / "a.png", 10, (100, 100)), write_red(tmp_path / "b.png", 10)
+    real = pl.letterbox
+
+    def flaky(image, hw, conv):
+        if image.shape[0] == 100:
+            raise cv2.error("simulated OpenCV assertion")
+        return real(image, hw, conv)
+
+    monkeypatch.setattr(pl, "letterbox", flaky)
+    out = list(det.predict_paths([a, b]))
+    assert isinstance(out[0][1], ImageReadError) and "simulated" in str(out[0][1])
+    assert len(out[1][1].candidates) == 3
