@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene, 
 from .colors import class_color, text_color_on
 
 PEN_WIDTH = 2.0
+CHIP_Z = 100.0  # chips are scene items above every box, so no box line crosses a label
 HOVER_PEN_WIDTH = 4.0
 
 
@@ -74,7 +75,7 @@ class BoxItem(QGraphicsRectItem):
     def set_highlighted(self, on: bool) -> None:
         self._apply_pen(on)
         if self.chip is not None:
-            self.chip.setZValue(10 if on else 0)
+            self.chip.setZValue(CHIP_Z + (1 if on else 0))
 
     def hoverEnterEvent(self, event) -> None:
         self.set_highlighted(True)
@@ -118,6 +119,8 @@ class Overlay:
 
     def clear(self) -> None:
         for item in self._items:
+            if item.chip is not None:
+                self._scene.removeItem(item.chip)
             self._scene.removeItem(item)
         self._items = []
 
@@ -128,8 +131,11 @@ class Overlay:
             color = class_color(cls)
             item = BoxItem(i, QRectF(x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)), color, self._on_hover)
             if text:
-                chip = LabelChip(text, color, item)
+                chip = LabelChip(text, color)
                 chip.setPos(x1, y1)
+                chip.setZValue(CHIP_Z)
+                chip.setVisible(self._visible)
+                self._scene.addItem(chip)
                 item.chip = chip
             item.setVisible(self._visible)
             self._scene.addItem(item)
@@ -139,3 +145,5 @@ class Overlay:
         self._visible = visible
         for item in self._items:
             item.setVisible(visible)
+            if item.chip is not None:
+                item.chip.setVisible(visible)

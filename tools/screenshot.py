@@ -32,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="row to show (default: the one with the most detections among the first 12)")
     p.add_argument("--size", default="1400x860", help="window size WxH")
     p.add_argument("--x11", action="store_true", help="use $DISPLAY instead of the offscreen platform")
+    p.add_argument("--no-hover", action="store_true", help="do not show a hovered box")
     p.add_argument("--timeout", type=float, default=60.0)
     return p.parse_args(argv)
 
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         window.go_to(row)
         wait(app, lambda: window.is_idle() and window.canvas.has_image(), args.timeout)
         window.canvas.fit()
+        if not args.no_hover and window.canvas.overlay.items:  # show what hovering a box looks like
+            item = max(window.canvas.overlay.items, key=lambda i: i.rect().width() * i.rect().height())
+            item.set_highlighted(True)
+            window.canvas.boxHovered.emit(item.index)
         wait(app, lambda: False, 0.3)  # let the last paints land
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(args.out)):
