@@ -49,6 +49,11 @@ def resolve_classes(values: list[str] | None, names: tuple[str, ...]) -> tuple[i
             if not token:
                 continue
             if token.isdigit():
+                if int(token) >= len(names):
+                    # an id the model cannot output would silently write an EMPTY label file for
+                    # every image -- which a YOLO dataset reads as "no objects here"
+                    raise ScriptLensError(f"unknown class id {token}: the model has {len(names)} classes "
+                                          f"(0-{len(names) - 1}: {', '.join(names)})")
                 out.append(int(token))
             elif token.lower() in lookup:
                 out.append(lookup[token.lower()])

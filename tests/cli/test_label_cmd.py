@@ -224,3 +224,11 @@ def test_same_stem_images_reported(model, images, tmp_path, capsys):
     assert len([ln for ln in err.splitlines() if "wide.png" in ln and "wide.jpg" in ln]) == 1
     # natural order puts wide.jpg first: its labels are the ones kept
     assert (out / "wide.txt").read_text().splitlines() == expected_lines(640, 320)
+
+
+def test_out_of_range_class_id_is_an_error_not_empty_labels(model, images, tmp_path, capsys):
+    out = tmp_path / "labels"
+    assert label(model, images, out, "--classes", "3") == 1
+    err = capsys.readouterr().err.strip()
+    assert "3" in err and "0-2" in err and "\n" not in err
+    assert not out.exists()  # no file claims "no objects" on the strength of a typo
