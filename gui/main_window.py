@@ -598,6 +598,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Model loaded: {Path(info.path).name} ({info.layout}, {len(names)} classes)", 5000)
         if self.banner.level == "error" and "model" in self.banner.text().lower():
             self.banner.hide()
+        guessed = [what for key, what in (("names", "class names"), ("imgsz", "input size"))
+                   if str(info.sources.get(key, "")).startswith(("default", "probed"))]
+        if guessed:
+            self.show_info(f"The model file does not say its {' or '.join(guessed)}; ScriptLens guessed "
+                           f"({', '.join(names[:3])}{'…' if len(names) > 3 else ''}; {w}×{h}). "
+                           "Set them in File ▸ Model settings… if they are wrong.")
         if self._row >= 0:
             self.go_to(self._row)
 

@@ -78,3 +78,10 @@ def test_event_loop_keeps_running_during_folder_export(window, qtbot, tiny_model
     print(f"longest event-loop gap during export: {worst * 1e3:.0f} ms at tick {gaps.index(worst)} of {len(gaps)}")
     # the spec says 100 ms (typical here: 30-60 ms); an overloaded shared machine gets a margin
     assert worst < 0.3, worst
+
+
+def test_guessed_names_are_pointed_out(window, qtbot, tmp_path):
+    path = model_factory.anchor_free(tmp_path / "nometa.torchscript", [], nc=3, meta=None)
+    window.open_model(path)
+    qtbot.waitUntil(lambda: window.model_id != 0 or "Cannot" in window.banner.text(), timeout=60000)
+    assert "Model settings" in window.banner.text(), window.banner.text()
