@@ -59,6 +59,8 @@ def resolve_classes(values: list[str] | None, names: tuple[str, ...]) -> tuple[i
                 out.append(lookup[token.lower()])
             else:
                 raise ScriptLensError(f"unknown class {token!r}; the model's classes are: {', '.join(names)}")
+    if not out:  # `--classes ""` would filter out everything and write only empty labels
+        raise ScriptLensError("--classes names no class; give ids or names, e.g. --classes 0 2 or --classes person")
     return tuple(out)
 
 

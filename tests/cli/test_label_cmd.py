@@ -226,9 +226,12 @@ def test_same_stem_images_reported(model, images, tmp_path, capsys):
     assert (out / "wide.txt").read_text().splitlines() == expected_lines(640, 320)
 
 
-def test_out_of_range_class_id_is_an_error_not_empty_labels(model, images, tmp_path, capsys):
+@pytest.mark.parametrize("spec", [["3"], [""], [","]])
+def test_out_of_range_class_id_is_an_error_not_empty_labels(model, images, tmp_path, capsys, spec):
     out = tmp_path / "labels"
-    assert label(model, images, out, "--classes", "3") == 1
+    assert label(model, images, out, "--classes", *spec) == 1
     err = capsys.readouterr().err.strip()
-    assert "3" in err and "0-2" in err and "\n" not in err
+    assert err.startswith("error:")
+    assert ("0-2" in err) if spec == ["3"] else ("--classes" in err)
+    assert "\n" not in err
     assert not out.exists()  # no file claims "no objects" on the strength of a typo
