@@ -118,3 +118,39 @@ def test_thresholds_are_cheap_on_many_candidates():
     d = apply_thresholds(cands(rows), Thresholds(conf=0.25, iou=0.45, max_det=300))
     assert time.perf_counter() - t0 < 5.0
     assert 0 < len(d) <= 300
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.nms import box_iou  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(1, 30), st.integers(1, 30),
+                            st.floats(0, 1, width=32), st.integers(0, 3)), max_size=40),
+    conf=st.floats(0, 1), iou=st.floats(0, 1), max_det=st.integers(1, 50), agnostic=st.booleans(),
+    classes=st.none() | st.lists(st.integers(0, 3), min_size=1, max_size=3).map(tuple),
+)
+def test_select_invariants(rows, conf, iou, max_det, agnostic, classes):
+    c = cands([(x, y, x + w, y + h, s, k) for x, y, w, h, s, k in rows])
+    idx = select(c, Thresholds(conf=conf, iou=iou, max_det=max_det, agnostic=agnostic, classes=classes))
+    assert len(set(idx.tolist())) == len(idx) <= max_det
+    assert (c.score[idx] > conf).all()
+    if classes is not None:
+        assert np.isin(c.class_id[idx], classes).all()
+    assert (np.diff(c.score[idx]) <= 0).all()  # best first
+    ious = box_iou(c.xyxy[idx], c.xyxy[idx])
+    for a in range(len(idx)):
+        for b in range(a + 1, len(idx)):
+            if agnostic or c.class_id[idx[a]] == c.class_id[idx[b]]:
+                assert ious[a, b] <= iou + 1e-6
+    # maximality: every dropped candidate above conf overlaps a kept, better one (unless max_det cut)
+    if len(idx) < max_det:
+        kept = set(idx.tolist())
+        for j in np.flatnonzero(c.score > conf):
+            if j in kept or (classes is not None and c.class_id[j] not in classes):
+                continue
+            same = [i for i in kept if agnostic or c.class_id[i] == c.class_id[j]]
+            assert any(box_iou(c.xyxy[[i]], c.xyxy[[j]])[0, 0] > iou - 1e-6 and c.score[i] >= c.score[j] for i in same)
