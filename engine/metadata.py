@@ -184,7 +184,10 @@ def facts_from_sidecars(model_path: Path, facts: MetaFacts) -> None:
         data = _read_yaml(path)
         names = parse_names(data.get("names"))
         if names is None and isinstance(data.get("nc"), int) and data["nc"] > 0:
-            names = tuple(f"class{i}" for i in range(data["nc"]))
+            # nc without names (a YOLOv5 *model* yaml such as yolov5s.yaml, copied beside the
+            # export for its anchors): the usual defaults, i.e. COCO names for 80 classes --
+            # class0..class79 here hid the names a plain export without sidecar would show
+            names = default_names(data["nc"])
         facts.set("names", names, src)
         facts.set("anchors", parse_anchors(data.get("anchors")), src)
         facts.set("imgsz", parse_imgsz(data.get("imgsz")), src)

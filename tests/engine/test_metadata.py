@@ -87,3 +87,28 @@ def test_garbage_sidecar_never_raises(side_dir, data):
     meta.facts_from_sidecars(d / "m.torchscript", f)
     if f.imgsz is not None:
         assert min(f.imgsz) >= 1
+
+
+def test_model_yaml_with_nc_only_gives_default_names(tmp_path):
+    # yolov5s.yaml beside yolov5s.torchscript: nc + anchors, no names
+    (tmp_path / "yolov5s.yaml").write_text("nc: 80\nanchors:\n  - [10,13, 16,30, 33,23]\n  - [30,61, 62,45, 59,119]\n  - [116,90, 156,198, 373,326]\n")
+    f = meta.MetaFacts()
+    meta.facts_from_sidecars(tmp_path / "yolov5s.torchscript", f)
+    assert f.names == meta.COCO_NAMES
+    assert f.anchors[2] == (116, 90, 156, 198, 373, 326)
+    (tmp_path / "yolov5s.yaml").write_text("nc: 3\n")
+    f = meta.MetaFacts()
+    meta.facts_from_sidecars(tmp_path / "yolov5s.torchscript", f)
+    assert f.names == ("class0", "class1", "class2")
+
+
+def test_sidecar_precedence(tmp_path):
+    (tmp_path / "classes.txt").write_text("c1\nc2\n")
+    (tmp_path / "data.yaml").write_text("names: [d1, d2]\n")
+    f = meta.MetaFacts()
+    meta.facts_from_sidecars(tmp_path / "m.pt", f)
+    assert f.names == ("d1", "d2") and f.sources["names"] == "sidecar data.yaml"
+    (tmp_path / "m.yaml").write_text("names: {0: m1, 1: m2}\n")
+    f = meta.MetaFacts()
+    meta.facts_from_sidecars(tmp_path / "m.pt", f)
+    assert f.names == ("m1", "m2") and f.sources["names"] == "sidecar m.yaml"
