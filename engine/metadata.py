@@ -183,11 +183,13 @@ def facts_from_sidecars(model_path: Path, facts: MetaFacts) -> None:
             continue
         data = _read_yaml(path)
         names = parse_names(data.get("names"))
-        if names is None and isinstance(data.get("nc"), int) and data["nc"] > 0:
+        nc = data.get("nc")
+        if names is None and isinstance(nc, int) and not isinstance(nc, bool) and nc > 0:
             # nc without names (a YOLOv5 *model* yaml such as yolov5s.yaml, copied beside the
-            # export for its anchors): the usual defaults, i.e. COCO names for 80 classes --
-            # class0..class79 here hid the names a plain export without sidecar would show
-            names = default_names(data["nc"])
+            # export for its anchors). It must not replace real names already known (embedded
+            # metadata, data.yaml, classes.txt) -- it did, with class0..class79 -- and alone it
+            # gives the usual defaults (COCO names for 80 classes).
+            names = None if facts.names is not None and len(facts.names) == nc else default_names(nc)
         facts.set("names", names, src)
         facts.set("anchors", parse_anchors(data.get("anchors")), src)
         facts.set("imgsz", parse_imgsz(data.get("imgsz")), src)

@@ -112,3 +112,18 @@ def test_sidecar_precedence(tmp_path):
     f = meta.MetaFacts()
     meta.facts_from_sidecars(tmp_path / "m.pt", f)
     assert f.names == ("m1", "m2") and f.sources["names"] == "sidecar m.yaml"
+
+
+@pytest.mark.parametrize("where", ["data.yaml", "classes.txt", "metadata"])
+def test_model_yaml_nc_does_not_replace_real_names(tmp_path, where):
+    (tmp_path / "yolov5s.yaml").write_text("nc: 2\nanchors: [[1,2, 3,4, 5,6], [1,2, 3,4, 5,6], [1,2, 3,4, 5,6]]\n")
+    f = meta.MetaFacts()
+    if where == "metadata":
+        meta.facts_from_config({"names": {"0": "real0", "1": "real1"}}, f)
+    elif where == "data.yaml":
+        (tmp_path / "data.yaml").write_text("names: [real0, real1]\n")
+    else:
+        (tmp_path / "classes.txt").write_text("real0\nreal1\n")
+    meta.facts_from_sidecars(tmp_path / "yolov5s.torchscript", f)
+    assert f.names == ("real0", "real1")
+    assert f.anchors is not None
