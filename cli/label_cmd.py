@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if not images_root.is_dir():
         print(f"error: image folder not found: {images_root}", file=sys.stderr)
         return 1
+    if args.json_out and Path(args.json_out).is_dir():
+        print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
+        return 1
     paths = list_images(images_root)
     if not paths:
         print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     def items():
         for path, result in det.predict_paths(paths):
             if isinstance(result, ScriptLensError):
-                bar.write(f"skipped {path}: {result}", file=sys.stderr)
+                message = str(result)
+                bar.write(f"skipped: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
                 yield path, result, (0, 0)
                 continue
             dets = apply_thresholds(result.candidates, thresholds)

@@ -20,6 +20,7 @@ import yaml
 log = logging.getLogger(__name__)
 
 DEFAULT_IMGSZ = (640, 640)
+MAX_CLASSES = 100_000  # more ids than any real detector has: metadata beyond it is corrupt
 # YOLOv5 / YOLOv7 P3-P5 default anchors in pixels.
 DEFAULT_ANCHORS = ((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119), (116, 90, 156, 198, 373, 326))
 
@@ -51,8 +52,8 @@ def parse_names(value: Any) -> tuple[str, ...] | None:
             items = sorted((int(k), v) for k, v in value.items())
         except (TypeError, ValueError):
             return None
-        if not items:
-            return None
+        if not items or items[-1][0] >= MAX_CLASSES:
+            return None  # a corrupt mapping must not make us build a huge list
         out = [f"class{i}" for i in range(items[-1][0] + 1)]
         for k, v in items:
             if k >= 0:
