@@ -108,7 +108,17 @@ class Detector:
         anchors: Sequence[Sequence[float]] | None = None,
         floor: float = DEFAULT_FLOOR,
     ) -> "Detector":
-        path = Path(path)
+        try:
+            return cls._load(Path(path), device, half, imgsz, names, anchors, floor)
+        except UnsupportedOutputError as exc:
+            # The decoders do not know the file: every other load error names it, these did not
+            # ("error: the model's output (1x10) fits no known layout" -- which model, in a script?)
+            if str(path) in str(exc):
+                raise
+            raise UnsupportedOutputError(f"{path}: {exc}") from None
+
+    @classmethod
+    def _load(cls, path: Path, device, half, imgsz, names, anchors, floor) -> "Detector":
         check_torchscript_file(path)
         backend = TorchScriptBackend.load(path, device=device, half=half)
 
@@ -132,6 +142,14 @@ class Detector:
             facts.set("imgsz", meta.DEFAULT_IMGSZ, "default")
         batch = facts.batch or 1
         pred, input_hw = cls._warm_up(backend, path, facts, batch)
+        # A model whose output on the plain grey warm-up input is ALL NaN/inf is broken for
+        # every image (an fp16 overflow, a bad export). Loading it anyway made `label` print the
+        # same "only NaN/inf" line once per image and exit 1; refuse it here, once (exit 3).
+        # A model that is NaN on some inputs only still loads and fails per image.
+        try:
+            check_finite(pred)
+        except ModelRunError as exc:
+            raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}") from None
         if input_hw != facts.imgsz:
             facts.set("imgsz", input_hw, "probed (the model accepted this size)")
 

@@ -303,3 +303,43 @@ def huge_png_header(w=60000, h=60000) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * (1 + 3 * w))) + chunk(b"IEND", b"")
+
+
+class _Slow(nn.Module):
+    """Anchor-free constant output after `iters` 256x256 matmuls: a model slow enough (a few ms
+    per image) that a test can kill a batch half-way through."""
+
+    def __init__(self, out: torch.Tensor, iters: int) -> None:
+        super().__init__()
+        self.register_buffer("out", out.clone())
+        self.register_buffer("m", torch.eye(256) * 0.5)
+        self.iters = iters
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.m
+        for _ in range(self.iters):
+            y = torch.mm(y, self.m)
+        return self.out + x.mean() * 0.0 + y[0, 0] * 0.0
+
+
+def slow_model(path, boxes, nc: int = 3, iters: int = 40) -> Path:
+    m = torch.jit.script(_Slow(anchor_free_tensor(boxes, nc), iters))
+    return _save(m, path, ultralytics_meta([f"n{i}" for i in range(nc)]))
+
+
+class _NanOnBright(nn.Module):
+    """Anchor-free output, all NaN for a bright input (mean > 0.6): loads (the grey warm-up input
+    is fine), then fails on some images only."""
+
+    def __init__(self, out: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("out", out.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if float(x.mean()) > 0.6:
+            return self.out * float("nan")
+        return self.out + x.mean() * 0.0
+
+
+def nan_on_bright_model(path, boxes, nc: int = 3) -> Path:
+    return _save(torch.jit.script(_NanOnBright(anchor_free_tensor(boxes, nc))), path, ultralytics_meta([f"n{i}" for i in range(nc)]))

@@ -194,10 +194,17 @@ def test_model_raising_in_forward(models):
         load(mf.raising_model(models / "raise.pt", meta={"imgsz": [320, 320]}))
 
 
-def test_nan_model_fails_at_run_time(models):
-    det = load(mf.nan_model(models / "nan.pt"))
+def test_nan_model_is_refused_at_load(models):
+    # all NaN on the grey warm-up input: broken for every image, so one load error, not one per image
+    with pytest.raises(ModelLoadError, match="NaN"):
+        load(mf.nan_model(models / "nan.pt"))
+
+
+def test_nan_on_some_inputs_fails_at_run_time(models):
+    det = load(mf.nan_on_bright_model(models / "nan_bright.pt", BOXES))
+    assert len(det.predict(solid(320, 320)).candidates) == 3
     with pytest.raises(ModelRunError, match="NaN"):
-        det.predict(solid(320, 320))
+        det.predict(solid(320, 320, (255, 255, 255)))
 
 
 @pytest.mark.parametrize("builder", [mf.unsupported_tensor_model, mf.dict_output_model])
