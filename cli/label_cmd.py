@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 from engine.export import ExportOptions, export_labels
-from engine.labels import OnExisting, write_text_atomic
+from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
 from .common import add_model_options, load_detector, unit_float
@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty,
                             on_existing=OnExisting(args.on_existing))
     records: dict[str, list] | None = {} if args.json_out else None
+    # temp files left by an earlier run that was killed mid-write (engine.labels)
+    stale = remove_stale_temps(Path(args.out))
+    if stale:
+        log.info("removed %d stale temp file(s) under %s", stale, args.out)
 
     def items():
         for path, result in det.predict_paths(paths):

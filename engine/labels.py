@@ -10,7 +10,9 @@ of one. Existing labels are never overwritten silently: skip, overwrite or back 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Sequence
@@ -114,11 +116,21 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+# write_text_atomic's temp files: ".<target name>.scriptlens-<8 random chars>.tmp". A process
+# killed between mkstemp and the rename (SIGKILL, power loss) leaves one behind. It is a hidden
+# file ending in .tmp, so YOLO loaders (which look for <stem>.txt) never read it, but they pile
+# up; `remove_stale_temps` deletes this pattern only -- the "scriptlens-" tag keeps it off other
+# programs' ".x.txt.abc123.tmp" files -- and only when old enough that no live writer (ours
+# takes milliseconds) can still be about to rename it.
+_TEMP_TAG = "scriptlens-"
+_TEMP_NAME = re.compile(r"^\..+\." + _TEMP_TAG + r"[a-z0-9_]{8}\.tmp$")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_TEMP_TAG}", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise LabelWriteError(f"{path.parent}: cannot write labels here: {exc.strerror or exc}") from None
     try:
@@ -137,6 +149,27 @@ def write_text_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise LabelWriteError(f"{path}: cannot write label file: {exc.strerror or exc}") from None
+
+
+def remove_stale_temps(out_root: Path, min_age_s: float = 60.0) -> int:
+    """Delete leftover temp files of `write_text_atomic` under `out_root`; return how many."""
+    root = Path(out_root)
+    if not root.is_dir():
+        return 0
+    now, removed = time.time(), 0
+    for dirpath, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            if not _TEMP_NAME.match(name):
+                continue
+            p = Path(dirpath, name)
+            try:
+                if p.is_symlink() or not p.is_file() or now - p.stat().st_mtime < min_age_s:
+                    continue
+                p.unlink()
+                removed += 1
+            except OSError:
+                pass  # best effort: a read-only folder or a race with another cleaner
+    return removed
 
 
 def next_backup_path(path: Path) -> Path:

@@ -321,3 +321,27 @@ def test_label_files_get_normal_permissions(tmp_path):
     (tmp_path / "a.txt").chmod(0o640)  # an existing file keeps its mode when rewritten
     write_label(tmp_path / "a.txt", "2\n", "overwrite")
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_remove_stale_temps_only_ours_and_only_old(tmp_path, monkeypatch):
+    # a temp file of write_text_atomic, as a process killed before the rename leaves it
+    real_replace = os.replace
+    monkeypatch.setattr(L.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    monkeypatch.setattr(L.os, "unlink", lambda p: None)  # ...and before any cleanup
+    with pytest.raises(LabelWriteError):
+        write_label(tmp_path / "sub" / "a.txt", "new\n")
+    monkeypatch.undo()
+    assert os.replace is real_replace
+    ours = [p for p in (tmp_path / "sub").iterdir()]
+    assert len(ours) == 1 and ours[0].name.startswith(".a.txt.") and ours[0].name.endswith(".tmp")
+    others = [tmp_path / ".notes.txt.abcd1234.tmp", tmp_path / "x.txt.scriptlens-abcd1234.tmp",
+              tmp_path / "keep.txt", tmp_path / ".keep.tmp"]
+    for p in others:
+        p.write_text("user data\n")
+    old = (ours[0].stat().st_mtime - 3600,) * 2
+    assert L.remove_stale_temps(tmp_path) == 0  # fresh: a live writer may be about to rename it
+    for p in [*ours, *others]:
+        os.utime(p, old)
+    assert L.remove_stale_temps(tmp_path) == 1
+    assert not ours[0].exists() and all(p.read_text() == "user data\n" for p in others)
+    assert L.remove_stale_temps(tmp_path / "missing") == 0
