@@ -12,18 +12,10 @@ import pytest
 
 from engine.errors import ImageReadError
 from engine.images import list_images, natural_key, read_image
+from corpus import BAD, deny_reads, jpeg_bytes, pattern  # shared with tests/cli/test_bad_inputs_cli.py
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
-
-
-def pattern(h=40, w=60) -> np.ndarray:
-    """An asymmetric BGR image, so any flip/rotation/channel swap shows."""
-    img = np.zeros((h, w, 3), np.uint8)
-    img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
-    img[..., 1] = np.linspace(0, 255, h, dtype=np.uint8)[:, None]
-    img[: h // 4, : w // 4, 2] = 255
-    return img
 
 
 def imread_ref(path: Path) -> np.ndarray:
@@ -116,24 +108,6 @@ def test_non_ascii_and_space_names(tmp_path, name):
 # ------------------------------------------------------------------ bad files
 
 
-def jpeg_bytes():
-    return cv2.imencode(".jpg", pattern(200, 200))[1].tobytes()
-
-
-def png_bytes():
-    return cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8))[1].tobytes()
-
-
-BAD = {
-    "zero.jpg": (b"", "empty"),
-    "trunc.jpg": (lambda: jpeg_bytes()[: len(jpeg_bytes()) // 2], "truncated"),
-    "trunc.png": (lambda: png_bytes()[: len(png_bytes()) // 2], "PNG"),
-    "text.jpg": (b"hello, I am a text file\n" * 5, "not an image"),
-    "page.png": (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML"),
-    "garbage.bmp": (bytes(range(256)) * 4, "not an image"),
-}
-
-
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_files_raise_one_clear_error(tmp_path, name):
     data, words = BAD[name]
@@ -164,25 +138,20 @@ def test_broken_symlink(tmp_path):
         read_image(link)
 
 
+def test_file_symlink_loop(tmp_path):
+    link = tmp_path / "loop.jpg"
+    link.symlink_to(link)  # open() fails with ELOOP
+    with pytest.raises(ImageReadError, match="loop.jpg: cannot read image") as info:
+        read_image(link)
+    assert "\n" not in str(info.value)
+
+
 def test_unreadable_file(tmp_path, monkeypatch):
     p = tmp_path / "secret.png"
     cv2.imwrite(str(p), pattern())
     p.chmod(0)
     try:
-        try:
-            with open(p, "rb"):
-                readable = True
-        except PermissionError:
-            readable = False
-        if readable:  # root ignores permissions: simulate the denial instead
-            real = Path.read_bytes
-
-            def denied(self):
-                if self == p:
-                    raise PermissionError(13, "Permission denied", str(self))
-                return real(self)
-
-            monkeypatch.setattr(Path, "read_bytes", denied)
+        deny_reads(monkeypatch, p)  # root ignores permissions: simulate the denial instead
         with pytest.raises(ImageReadError, match="permission denied"):
             read_image(p)
     finally:
