@@ -2,7 +2,7 @@
 
 Exit status: 0 success; 1 nothing could be processed (no images, every image failed, missing
 folder); 2 bad command-line usage; 3 the model cannot be used (not TorchScript, wrong device or
-input size, unsupported output). Per-image failures in a batch are reported and skipped.
+input size, fails or returns only NaN/inf on a plain input, unsupported output). Per-image failures in a batch are reported and skipped.
 """
 
 from __future__ import annotations

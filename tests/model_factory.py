@@ -293,6 +293,17 @@ def malicious_checkpoint(path, marker: Path, fmt: str = "zip") -> Path:
     return Path(path)
 
 
+def malicious_torchscript(path, marker: Path, member: str = "data.pkl") -> Path:
+    """A real TorchScript archive (code/ + constants.pkl, so it passes the member-list check)
+    whose `member` pickle is replaced by one that creates `marker` when unpickled by Python."""
+    src = anchor_free(Path(path).with_name("clean_for_evil.pt"), [(100.0, 100.0, 50.0, 40.0, 0, 0.9)])
+    payload = pickle.dumps({"x": Evil(str(marker))}, protocol=2)
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(path, "w") as zo:
+        for n in zi.namelist():
+            zo.writestr(n, payload if n.endswith("/" + member) else zi.read(n))
+    return Path(path)
+
+
 def huge_png_header(w=60000, h=60000) -> bytes:
     """A tiny file whose PNG header declares w x h pixels (a decompression-bomb shape)."""
     import struct

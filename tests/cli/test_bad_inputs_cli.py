@@ -40,7 +40,8 @@ Property-based (hypothesis)
   decode random outputs ...... tests/engine/test_decode.py::test_random_outputs_raise_only_documented_errors
   (also garbage metadata ..... tests/engine/test_metadata.py::test_garbage_config_never_raises / _sidecar_)
 Security
-  never unpickle ............. tests/engine/test_pipeline.py::test_malicious_checkpoint_is_never_unpickled
+  never unpickle ............. tests/engine/test_pipeline.py::test_malicious_checkpoint_is_never_unpickled,
+                               test_malicious_pickle_inside_a_torchscript_archive_is_not_run
                                (+ control test_malicious_payload_really_fires_when_unpickled), here (CLI)
   class names are text ....... tests/engine/test_metadata.py::test_names_are_sanitised,
                                here: test_hostile_class_names_are_plain_text_in_outputs
@@ -171,9 +172,13 @@ def test_bad_model_file_exit_3(kind, tmp_path, capsys):
     assert not out.exists()  # refused before any work
 
 
-def test_malicious_checkpoint_is_not_run_by_the_cli(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["checkpoint", "torchscript"])
+def test_malicious_pickle_is_not_run_by_the_cli(tmp_path, capsys, kind):
     marker = tmp_path / "pwned"
-    evil = mf.malicious_checkpoint(tmp_path / "evil.pt", marker, "zip")
+    if kind == "checkpoint":
+        evil = mf.malicious_checkpoint(tmp_path / "evil.pt", marker, "zip")
+    else:
+        evil = mf.malicious_torchscript(tmp_path / "evil.pt", marker, "data.pkl")
     good_image(tmp_path / "images" / "a.png")
     assert label(evil, tmp_path / "images", tmp_path / "labels") == 3
     assert main(["info", str(evil), "--device", "cpu"]) == 3

@@ -250,6 +250,18 @@ def test_malicious_checkpoint_is_never_unpickled(tmp_path, fmt):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("member", ["data.pkl", "constants.pkl"])
+def test_malicious_pickle_inside_a_torchscript_archive_is_not_run(tmp_path, member):
+    # passes our member-list check, so torch.jit.load reads it: TorchScript's own (C++)
+    # unpickler knows tensor/TorchScript types only and refuses the Python callable
+    marker = tmp_path / "pwned"
+    path = mf.malicious_torchscript(tmp_path / "evil.torchscript", marker, member)
+    with pytest.raises(ModelLoadError) as info:
+        load(path)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
 def test_malicious_payload_really_fires_when_unpickled(tmp_path):
     # control: the payload is live, so the test above can fail
     marker = tmp_path / "control"
