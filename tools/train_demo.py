@@ -379,10 +379,17 @@ def train(args) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     images, labels = build_cache(out / f"cache_s{args.data_seed}_n{args.count}_{args.imgsz}.npz",
                                  args.data_seed, args.count, args.imgsz, args.workers)
-    anchors = kmeans_anchors(labels, seed=args.seed)
+    if args.init:  # continue from an earlier run's weights (a second, shorter schedule)
+        start = torch.load(args.init, map_location="cpu", weights_only=True)  # our own checkpoint
+        anchors = np.asarray(start["anchors"], np.float64)
+        model = ShapesNet(torch.from_numpy(anchors).float())
+        model.load_state_dict(start["state_dict"])
+        log.info("initialised from %s", args.init)
+    else:
+        anchors = kmeans_anchors(labels, seed=args.seed)
+        model = ShapesNet(torch.from_numpy(anchors).float())
+        model.init_biases(args.imgsz)
     log.info("anchors (px, P3 first): %s", anchors.reshape(3, 6).tolist())
-    model = ShapesNet(torch.from_numpy(anchors).float())
-    model.init_biases(args.imgsz)
     log.info("parameters: %d", sum(p.numel() for p in model.parameters()))
     loss_fn = YoloLoss(model.detect.anchors, args.imgsz)
     decay, no_decay = [], []
@@ -398,9 +405,13 @@ def train(args) -> Path:
     order, pos = rng.permutation(n), 0
     model.train()
     it = 0
-    for it in range(args.iters):
+    stop = min(args.iters, args.stop_at or args.iters)
+    for it in range(stop):
         if time.time() - t0 > args.minutes * 60:
-            log.warning("time budget reached at iteration %d/%d", it, args.iters)
+            # the schedule is fixed by --iters, so a cut run equals `--stop-at <it>`: log it
+            log.warning("time budget reached: stopped after %d of %d iterations "
+                        "(reproduce with --stop-at %d)", it, args.iters, it)
+            it -= 1
             break
         lr = args.lr * (min(1.0, (it + 1) / warmup) if it < warmup else
                         0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, args.iters - warmup))))
@@ -420,7 +431,7 @@ def train(args) -> Path:
         if it % 50 == 0 or it == args.iters - 1:
             log.info("it %d/%d lr %.5f loss %.3f (box %.4f obj %.4f cls %.4f) %.1f min",
                      it, args.iters, lr, loss.item(), *parts.tolist(), (time.time() - t0) / 60)
-    ckpt = out / "last.pt"
+    ckpt = out / args.ckpt_name
     torch.save({"state_dict": ema.shadow, "anchors": anchors.tolist(), "imgsz": args.imgsz,
                 "names": list(NAMES), "width": list(WIDTH), "strides": list(STRIDES), "iterations": it + 1,
                 "train_minutes": (time.time() - t0) / 60, "args": vars(args)}, ckpt)
@@ -438,7 +449,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2.5e-3)
-    p.add_argument("--minutes", type=float, default=25.0, help="hard stop for the training loop")
+    p.add_argument("--minutes", type=float, default=25.0, help="safety stop for the training loop (wall clock)")
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="stop after this many iterations of the --iters schedule (reproduces a run cut by --minutes)")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights and anchors")
+    p.add_argument("--ckpt-name", default="last.pt", help="checkpoint file name inside --out")
     p.add_argument("--workers", type=int, default=2, help="processes rendering the training set")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
