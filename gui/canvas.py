@@ -64,6 +64,7 @@ class Canvas(QGraphicsView):
     def set_boxes(self, boxes, class_ids, texts) -> None:
         self._hovered = -1
         self.overlay.set_boxes(boxes, class_ids, texts)
+        self.overlay.place_chips(self.zoom_factor())
 
     def set_overlay_visible(self, visible: bool) -> None:
         self.overlay.set_visible(visible)
@@ -83,12 +84,12 @@ class Canvas(QGraphicsView):
         self._fit_mode = True
         if self.has_image():
             self.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
-        self.zoomChanged.emit(self.zoom_factor())
+        self._zoom_changed()
 
     def actual_size(self) -> None:
         self._fit_mode = False
         self.resetTransform()
-        self.zoomChanged.emit(1.0)
+        self._zoom_changed()
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
         """Zoom by `factor` around the viewport point `anchor` (default: the view centre)."""
@@ -107,13 +108,17 @@ class Canvas(QGraphicsView):
         moved = self.mapFromScene(scene_point) - anchor  # keep that scene point under the anchor
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
-        self.zoomChanged.emit(self.zoom_factor())
+        self._zoom_changed()
 
     def zoom_in(self) -> None:
         self.zoom_by(ZOOM_STEP)
 
     def zoom_out(self) -> None:
         self.zoom_by(1 / ZOOM_STEP)
+
+    def _zoom_changed(self) -> None:
+        self.overlay.place_chips(self.zoom_factor())
+        self.zoomChanged.emit(self.zoom_factor())
 
     # events
     def wheelEvent(self, event) -> None:
@@ -127,6 +132,7 @@ class Canvas(QGraphicsView):
         super().resizeEvent(event)
         if self._fit_mode and self.has_image():
             self.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
+            self._zoom_changed()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawForeground(painter, rect)

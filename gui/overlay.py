@@ -68,6 +68,7 @@ class LabelChip(QGraphicsItem):
         self._color = QColor("black")
         self._text_color = QColor("white")
         self._rect = QRectF()
+        self._inside = False  # drawn below the box's top edge (when there is no room above)
         self.set_label(text, color or QColor("black"))
 
     @property
@@ -81,8 +82,19 @@ class LabelChip(QGraphicsItem):
         fm = LabelChip._metrics
         w = fm.horizontalAdvance(text) + 8
         h = fm.height() + 2
-        self._rect = QRectF(0, -h, w, h)  # sits on top of the box corner
+        self._rect = QRectF(0, 0 if self._inside else -h, w, h)  # on top of the box corner
         self._text, self._color, self._text_color = text, QColor(color), text_color_on(color)
+        self.update()
+
+    def height(self) -> float:
+        return self._rect.height()
+
+    def set_inside(self, inside: bool) -> None:
+        if inside == self._inside:
+            return
+        self.prepareGeometryChange()
+        self._inside = inside
+        self._rect.moveTop(0 if inside else -self._rect.height())
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -214,6 +226,12 @@ class Overlay:
             if item.chip is not None:
                 self._scene.removeItem(item.chip)
             self._scene.removeItem(item)
+
+    def place_chips(self, scale: float) -> None:
+        """Chips of boxes touching the image top go inside the box (no room above at `scale`)."""
+        for item in self.items:
+            if item.chip is not None:
+                item.chip.set_inside(item.rect().top() * scale < item.chip.height())
 
     def set_visible(self, visible: bool) -> None:
         self._visible = visible
