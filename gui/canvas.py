@@ -141,7 +141,8 @@ class Canvas(QGraphicsView):
         painter.save()
         painter.resetTransform()
         painter.setPen(QColor("#bbbbbb"))
-        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+        area = self.viewport().rect().adjusted(40, 40, -40, -40)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self._placeholder)
         painter.restore()
 
     def _on_box_hover(self, index: int, entered: bool) -> None:

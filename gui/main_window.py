@@ -612,7 +612,10 @@ class MainWindow(QMainWindow):
             return
         self.load_progress.hide()
         self.load_label.setText("")
-        still = f" Still using {self._model_path.name}." if self._model_id and self._model_path else ""
+        message = message.rstrip()
+        if not message.endswith("."):
+            message += "."
+        still = f" (Still using {self._model_path.name}.)" if self._model_id and self._model_path else ""
         self.show_error(f"Cannot load the model: {message}{still}")
 
     def _on_worker_image_loaded(self, result) -> None:
@@ -660,7 +663,9 @@ class MainWindow(QMainWindow):
             self._set_canvas_image(None, None)
             self.canvas.set_placeholder(f"Cannot show this image:\n{message}")
             self.side_panel.set_class_counts(None)
-            self.show_error(message)
+            self.timings_label.setText("")
+            if self.banner.text() != message:  # the reader and the engine may both report it
+                self.show_error(message)
 
     def _on_worker_export_progress(self, request_id: int, done: int, total: int) -> None:
         if self._export_progress is not None and self._export_request and request_id == self._export_request.id:
