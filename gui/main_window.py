@@ -14,7 +14,6 @@ from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
@@ -530,10 +529,8 @@ class MainWindow(QMainWindow):
             return
         t = self.thresholds()
         all_classes = apply_thresholds(c, self._thresholds_without_class_filter(t))
-        if t.classes is None:
-            det = all_classes
-        else:
-            det = all_classes[np.isin(all_classes.class_id, t.classes)]
+        # exactly what the export writes (with agnostic NMS a hidden class must not suppress boxes)
+        det = all_classes if t.classes is None else apply_thresholds(c, t)
         self._detections = det
         names = self._info.names
         show_names = self.side_panel.show_labels_box.isChecked()
