@@ -145,7 +145,7 @@ class BoxItem(QGraphicsRectItem):
         self._highlighted = on
         self._apply_pen()
         if self.chip is not None:
-            self.chip.setZValue(CHIP_Z + (1 if on else 0))
+            self.chip.setZValue(CHIP_Z + (2.0 if on else 1.0 - self.index / 10_000))
 
     def hoverEnterEvent(self, event) -> None:
         self.set_highlighted(True)
@@ -209,7 +209,7 @@ class Overlay:
                     self._scene.addItem(item.chip)
                 item.chip.set_label(text, color)
                 item.chip.setPos(x1, y1)
-                item.chip.setZValue(CHIP_Z)
+                item.chip.setZValue(CHIP_Z + 1.0 - i / (n + 1))  # boxes come best first: best chip on top
                 item.chip.setVisible(self._visible)
             elif item.chip is not None:
                 item.chip.set_label("", color)

@@ -76,14 +76,15 @@ def main(argv: list[str] | None = None) -> int:
             log.error("no detections within %.0f s: %s", args.timeout, window.banner.text())
             return 1
         row = args.image
-        if row is None:  # let prefetch fill a few rows, then show the busiest image
-            best, best_n = 0, -1
+        if row is None:  # show the image with the most confident boxes (>= 0.5) among the first 12
+            best, best_key = 0, (-1, 0)
             for r in range(min(12, len(window.paths))):
                 window.go_to(r)
                 wait(app, lambda: window.is_idle() and window.image_list.model.count(r) is not None, 20)
-                n = window.image_list.model.count(r) or 0
-                if n > best_n:
-                    best, best_n = r, n
+                conf = window.detections.confidence
+                key = (int((conf >= 0.5).sum()), -int((conf < 0.5).sum()))
+                if key > best_key:
+                    best, best_key = r, key
             row = best
         window.go_to(row)
         wait(app, lambda: window.is_idle() and window.canvas.has_image(), args.timeout)
