@@ -8,6 +8,7 @@ backend can be added later without touching them.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 import warnings
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,16 @@ class TorchScriptBackend:
         if isinstance(config, bytes):
             config = config.decode("utf-8", errors="replace")
         return cls(module, device, half, config)
+
+    @contextmanager
+    def intra_op_threads(self, n: int):
+        """Temporarily set torch's (process-wide) intra-op thread count."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(max(1, n))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def forward(self, batch: np.ndarray) -> Any:
         """Run the model on a (B, 3, H, W) float32 RGB batch in [0, 1]."""

@@ -6,8 +6,8 @@ Prints a table and writes JSON. Measures (issue 6):
      scores (most tiny, a few hundred above 0.001);
   2. threshold re-application on cached candidates at conf 0.001 and 0.25;
   3. `scriptlens label` throughput vs the same model's pure forward on pre-letterboxed tensors;
-  4. GUI start: process start -> window shown -> first detections (needs a display or offscreen);
-  5. listing a folder of 20,000 small image files.
+  4. GUI: process start -> window shown -> first detections; peak memory after browsing 2,000;
+  5. a folder of 20,000 small image files: engine listing, and in the window up to the first image.
 Numbers are for the machine it runs on; the README quotes this 2-core CPU's.
 """
 
@@ -180,19 +180,20 @@ def bench_listing(n_files: int) -> dict:
 
 # ------------------------------------------------------------------ GUI start
 
-def bench_gui_start() -> dict:
-    """Runs `python -m gui.startup_probe` (launch, wait for first detections, quit) if present."""
-    probe = ROOT / "gui" / "startup_probe.py"
-    if not probe.exists():
-        return {"skipped": "gui/startup_probe.py not present"}
+def bench_gui(browse: int, folder_files: int) -> dict:
+    """Process start -> window shown -> first detections on the demo; 20k-file folder to first
+    image; peak memory after browsing (tools/gui_probe.py, offscreen unless DISPLAY is set)."""
     env = dict(os.environ)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen" if not env.get("DISPLAY") else env.get("QT_QPA_PLATFORM", "xcb"))
+    if not env.get("DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "gui.startup_probe", str(t0)], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "tools.gui_probe", str(t0), "--browse", str(browse),
+                           "--folder-files", str(folder_files)], capture_output=True, text=True, env=env,
+                          timeout=1800, cwd=ROOT)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        return {"error": proc.stderr[-500:]}
+        return {"error": proc.stderr[-800:]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo_stages": bench_demo_stages(args.model, images, 30 if args.quick else 100),
         "label_throughput": bench_throughput(args.model, 30 if args.quick else 300),
         "folder_listing": bench_listing(2000 if args.quick else 20000),
-        "gui_start": bench_gui_start(),
+        "gui": bench_gui(200 if args.quick else 2000, 2000 if args.quick else 20000),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
@@ -237,7 +238,11 @@ def print_table(r: dict) -> None:
           f"-> ratio {t['ratio']:.2f} ({t['images']} images)")
     lst = r["folder_listing"]
     print(f"folder listing: {lst['files']} files in {lst['list_ms']:.0f} ms")
-    print(f"gui start: {r['gui_start']}")
+    g = r["gui"]
+    print(f"gui: window shown {g.get('window_shown_s')} s, first detections {g.get('first_detections_s')} s after process start; "
+          f"{g.get('folder_files')}-file folder -> first image {g.get('folder_first_image_s')} s; "
+          f"peak RSS {g.get('peak_rss_mb')} MB after browsing {g.get('browsed_images')} images ({g.get('browse_s')} s)"
+          + (f"  ERROR {g['error']}" if 'error' in g else ""))
 
 
 if __name__ == "__main__":

@@ -361,3 +361,18 @@ def test_predict_paths_survives_a_preprocessing_crash(tmp_path, monkeypatch):
     out = list(det.predict_paths([a, b]))
     assert isinstance(out[0][1], ImageReadError) and "simulated" in str(out[0][1])
     assert len(out[1][1].candidates) == 3
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_predict_paths_parallel_matches_sequential_and_restores_threads(tmp_path, workers):
+    import torch
+
+    det = load(mf.mean_score_model(tmp_path / "mean.pt"))
+    reds = list(range(10, 250, 20))
+    paths = [write_red(tmp_path / f"{i}.png", r) for i, r in enumerate(reds)]
+    before = torch.get_num_threads()
+    out = list(det.predict_paths(paths, workers=workers, lookahead=2))
+    assert torch.get_num_threads() == before  # image-parallel mode only borrows the setting
+    assert [p for p, _ in out] == paths
+    for (_, pred), p in zip(out, paths):
+        assert pred.candidates.score.tolist() == pytest.approx(det.predict_path(p).candidates.score.tolist(), abs=1e-6)
