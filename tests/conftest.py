@@ -1,15 +1,9 @@
-"""Make tests/model_factory.py importable and share small fixtures."""
+"""Shared by every test package. `tests/` is on sys.path (pyproject's pytest `pythonpath`), so
+the builders in tests/model_factory.py and tests/corpus.py import directly."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
