@@ -66,6 +66,29 @@ def match(pred: Detections, gt: Detections, iou_thresholds: Iterable[float] = (0
     return tp
 
 
+def match_both(pred: Detections, gt: Detections, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(pred_tp (len(pred),) bool, gt_found (len(gt),) bool): `match`'s greedy rule at one IoU,
+    also saying which ground-truth boxes were found (the GUI draws the others as missed)."""
+    pred_tp = np.zeros(len(pred), bool)
+    gt_found = np.zeros(len(gt), bool)
+    if len(pred) == 0 or len(gt) == 0:
+        return pred_tp, gt_found
+    for c in np.unique(pred.class_id):
+        pi = np.flatnonzero(pred.class_id == c)
+        gi = np.flatnonzero(gt.class_id == c)
+        if len(gi) == 0:
+            continue
+        pi = pi[np.argsort(-pred.confidence[pi], kind="stable")]
+        ious = box_iou(pred.xyxy[pi], gt.xyxy[gi])
+        for row, p in enumerate(pi):
+            cand = np.where(gt_found[gi], -1.0, ious[row])
+            j = int(cand.argmax())
+            if cand[j] >= iou:
+                gt_found[gi[j]] = True
+                pred_tp[p] = True
+    return pred_tp, gt_found
+
+
 def match_counts(pred: Detections, gt: Detections, iou: float = 0.5) -> tuple[int, int, int]:
     """(true positives, false positives, missed ground truth) for one image, class-aware."""
     tp = int(match(pred, gt, (iou,))[:, 0].sum())

@@ -16,7 +16,7 @@ Key = tuple[int, str]
 
 
 class CandidateCache:
-    def __init__(self, max_entries: int = 512, max_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int = 4096, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._max_entries = max_entries
         self._max_bytes = max_bytes
         self._items: OrderedDict[Key, Candidates] = OrderedDict()

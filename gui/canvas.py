@@ -10,6 +10,8 @@ from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
+from .box_editor import BoxEditor
+from .gt_overlay import MissedOverlay
 from .overlay import Overlay
 
 ZOOM_STEP = 1.25
@@ -29,6 +31,9 @@ class Canvas(QGraphicsView):
         self._pixmap_item.setZValue(0)
         self._scene.addItem(self._pixmap_item)
         self.overlay = Overlay(self._scene, self._on_box_hover)
+        self.missed = MissedOverlay(self._scene)  # ground-truth objects no prediction found
+        self.editor = BoxEditor(self._scene, self)  # edit mode: the mouse edits boxes instead of panning
+        self._badge = ""  # e.g. "edited", drawn in the top-left corner
         self._fit_mode = True
         self._placeholder = "Open a model (Ctrl+O) and a folder of images (Ctrl+Shift+O),\nor drop them here."
         self._hovered = -1
@@ -49,6 +54,7 @@ class Canvas(QGraphicsView):
     def set_image(self, image: QImage | None) -> None:
         old_size = self._pixmap_item.pixmap().size()
         self.overlay.clear()
+        self.missed.clear()
         self._hovered = -1
         if image is None or image.isNull():
             self._pixmap_item.setPixmap(QPixmap())
@@ -61,13 +67,27 @@ class Canvas(QGraphicsView):
                     self.fit()
         self.viewport().update()
 
-    def set_boxes(self, boxes, class_ids, texts) -> None:
+    def set_boxes(self, boxes, class_ids, texts, styles=None) -> None:
         self._hovered = -1
-        self.overlay.set_boxes(boxes, class_ids, texts)
+        self.overlay.set_boxes(boxes, class_ids, texts, styles)
         self.overlay.place_chips(self.zoom_factor())
+
+    def set_missed(self, boxes) -> None:
+        self.missed.set_boxes(boxes)
 
     def set_overlay_visible(self, visible: bool) -> None:
         self.overlay.set_visible(visible)
+        self.missed.set_visible(visible)
+
+    def set_badge(self, text: str) -> None:
+        if text != self._badge:
+            self._badge = text
+            self.viewport().update()
+
+    def set_edit_mode(self, on: bool) -> None:
+        self.editor.set_active(on)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
 
     def set_placeholder(self, text: str) -> None:
         self._placeholder = text
@@ -121,6 +141,29 @@ class Canvas(QGraphicsView):
         self.zoomChanged.emit(self.zoom_factor())
 
     # events
+    def _edit_tolerance(self) -> float:
+        return 6.0 / max(self.zoom_factor(), 1e-6)  # 6 screen pixels, in image pixels
+
+    def mousePressEvent(self, event) -> None:
+        if (self.editor.active and event.button() == Qt.MouseButton.LeftButton
+                and self.editor.press(self.mapToScene(event.position().toPoint()), self._edit_tolerance())):
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self.editor.active and self.editor.move(self.mapToScene(event.position().toPoint())):
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if (self.editor.active and event.button() == Qt.MouseButton.LeftButton
+                and self.editor.release(self.mapToScene(event.position().toPoint()))):
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
         if delta == 0:
@@ -136,6 +179,17 @@ class Canvas(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawForeground(painter, rect)
+        if self._badge and self.has_image():
+            painter.save()
+            painter.resetTransform()
+            fm = painter.fontMetrics()
+            box = QRectF(8, 8, fm.horizontalAdvance(self._badge) + 12, fm.height() + 6)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#CC79A7"))
+            painter.drawRoundedRect(box, 3, 3)
+            painter.setPen(QColor("black"))
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), self._badge)
+            painter.restore()
         if self.has_image() or not self._placeholder:
             return
         painter.save()

@@ -30,11 +30,13 @@ class ImageListModel(QAbstractTableModel):
         self._errors: dict[int, str] = {}
         self._probe: Callable[[int], bool] | None = None
         self._probed: dict[int, bool] = {}
+        self._marks: dict[int, str] = {}  # "✎" edited, "✓" accepted: shown before the name
 
     # setters
     def set_names(self, names: list[str]) -> None:
         self.beginResetModel()
         self._names = list(names)
+        self._marks.clear()
         self._counts.clear()
         self._states.clear()
         self._errors.clear()
@@ -53,6 +55,16 @@ class ImageListModel(QAbstractTableModel):
         else:
             self._counts[row] = int(count)
         self._emit_cell(row, COL_COUNT)
+
+    def set_mark(self, row: int, mark: str) -> None:
+        if mark:
+            self._marks[row] = mark
+        else:
+            self._marks.pop(row, None)
+        self._emit_cell(row, COL_NAME)
+
+    def mark(self, row: int) -> str:
+        return self._marks.get(row, "")
 
     def clear_counts(self) -> None:
         self._counts.clear()
@@ -115,7 +127,8 @@ class ImageListModel(QAbstractTableModel):
         row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_NAME:
-                return self._names[row]
+                mark = self._marks.get(row)
+                return f"{mark} {self._names[row]}" if mark else self._names[row]
             if col == COL_COUNT:
                 count = self._counts.get(row)
                 return "" if count is None else str(count)
@@ -148,10 +161,11 @@ class ImageListWidget(QWidget):
     currentRowChanged = Signal(int)
     filterFinished = Signal()  # Enter in the filter box: hand the keys back to the window
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, proxy: ImageFilterProxy | None = None) -> None:
         super().__init__(parent)
         self.model = ImageListModel(self)
-        self.proxy = ImageFilterProxy(self)
+        self.proxy = proxy if proxy is not None else ImageFilterProxy(self)  # the review queue passes its own
+        self.proxy.setParent(self)
         self.proxy.setSourceModel(self.model)
 
         self.filter_edit = QLineEdit(self)

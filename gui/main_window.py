@@ -14,30 +14,41 @@ from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter, QStyle, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar, QScrollArea, QSplitter, QStyle,
+    QVBoxLayout, QWidget,
 )
 
 from engine.candidates import Candidates
+from engine.curves import best_f1
+from engine.errors import ScriptLensError
+from engine.ground_truth import find_ground_truth
 from engine.detections import Detections
 from engine.export import ExportOptions
 from engine.images import IMAGE_EXTENSIONS
 from engine.labels import OnExisting, default_labels_dir, label_path_for
+from engine.metrics import match_both
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .banner import Banner
 from .candidate_cache import CandidateCache
 from .canvas import Canvas
+from .edits import EditStore
 from .export_dialog import ExportChoice, ExportDialog, ExportProgressDialog
+from .folder_stats import StatsRequest, image_counts
+from .gt_overlay import LEGEND, prediction_styles
 from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
 from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
 from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
 from .overlay import chip_text
+from .review_queue import ReviewBar, ReviewProxy
 from .settings import Settings
 from .side_panel import SidePanel
+from .threshold_panel import ThresholdPanel
 from .worker import EngineThread, ExportRequest, ImageRequest, LoadModelRequest, PrefetchRequest
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,8 @@ MODEL_SUFFIXES = {".torchscript", ".pt", ".pth", ".ptl", ".jit", ".zip", ".ts"}
 MODEL_FILTER = "TorchScript models (*.torchscript *.pt *.pth *.ptl *.jit *.ts *.zip);;All files (*)"
 IMAGE_CACHE_SIZE = 12
 PREFETCH_OFFSETS = (1, 2, -1)
+STATS_DEBOUNCE_MS = 250  # IoU / agnostic / max-det: rescore the folder this long after the last change
+REVIEW_DEBOUNCE_MS = 150  # review-queue keys after a confidence change
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +98,22 @@ class MainWindow(QMainWindow):
         self._export_progress: ExportProgressDialog | None = None
         self.last_export_summary = None
         self.first_detections_shown = False
+        # ground truth, folder statistics, edits, review (issue 5)
+        self.edits = EditStore(self)  # autosaved hand edits + undo stack (gui/edits.py)
+        self._gt_source = None  # engine.ground_truth.GroundTruthSource of the folder, if any
+        self._gt_picked: Path | None = None  # a labels folder the user chose
+        self._gt_cache: OrderedDict[str, Detections | None] = OrderedDict()
+        self._gt_error_shown = False
+        self._stats = None  # gui.folder_stats.FolderStats of the current model/folder/NMS settings
+        self._stats_request: StatsRequest | None = None
+        self.stats_requests = 0  # how many folder scans were asked for (tests count these)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setSingleShot(True)
+        self._stats_timer.setInterval(STATS_DEBOUNCE_MS)
+        self._review_timer = QTimer(self)
+        self._review_timer.setSingleShot(True)
+        self._review_timer.setInterval(REVIEW_DEBOUNCE_MS)
+        self.last_image_counts: tuple[int, int, int] | None = None  # TP, FP, missed on this image
 
         self._build_widgets()
         self._build_actions()
@@ -94,7 +123,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building
     def _build_widgets(self) -> None:
-        self.image_list = ImageListWidget()
+        self.review_proxy = ReviewProxy()
+        self.image_list = ImageListWidget(proxy=self.review_proxy)
+        self.review_bar = ReviewBar()
         self.canvas = Canvas()
         self.banner = Banner()
         self.side_panel = SidePanel()
@@ -108,13 +139,25 @@ class MainWindow(QMainWindow):
         side_scroll.setWidget(self.side_panel)
         side_scroll.setWidgetResizable(True)
         side_scroll.setMinimumWidth(280)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.review_bar)
+        left_layout.addWidget(self.image_list, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.image_list)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(center)
         self.splitter.addWidget(side_scroll)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 800, 300])
         self.setCentralWidget(self.splitter)
+        self.threshold_panel = ThresholdPanel()
+        self.threshold_dock = QDockWidget("Thresholds on the whole folder", self)
+        self.threshold_dock.setObjectName("threshold-dock")
+        self.threshold_dock.setWidget(self.threshold_panel)
+        self.threshold_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                        | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.threshold_dock)
 
         bar = self.statusBar()
         self.load_progress = QProgressBar()
@@ -149,6 +192,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
         view_menu = mb.addMenu("&View")
+        edit_menu = mb.addMenu("&Edit")
         go_menu = mb.addMenu("&Go")
         help_menu = mb.addMenu("&Help")
         a = self._action
@@ -181,6 +225,30 @@ class MainWindow(QMainWindow):
         self.last_action = a("&Last image", self._on_last_triggered, ["End"], go_menu)
         self.find_action = a("Filter &images…", self.image_list.focus_filter, ["Ctrl+F"], go_menu)
         self.help_action = a("&Keyboard shortcuts", self._on_help_triggered, ["F1"], help_menu)
+        self.open_gt_action = a("Open &ground-truth labels…", self._on_open_gt_triggered, [], None,
+                                "Pick the folder of YOLO labels to compare the predictions with")
+        file_menu.insertAction(self.export_image_action, self.open_gt_action)
+
+        self.undo_action = self.edits.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.edits.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        self.edit_mode_action = a("&Edit boxes", self._on_edit_mode_triggered, ["E"], edit_menu,
+                                  "Select, move, resize, draw (drag on empty image) and delete boxes", checkable=True)
+        self.delete_box_action = a("&Delete selected box", self._on_delete_box_triggered, ["Delete", "Backspace"],
+                                   edit_menu)
+        self.cycle_class_action = a("&Change class of selected box", self._on_cycle_class_triggered, ["C"], edit_menu,
+                                    "Next class (right-click a box to pick one)")
+        self.revert_action = a("&Revert this image to the model's boxes", self._on_revert_triggered, [], edit_menu)
+        edit_menu.addSeparator()
+        self.accept_action = a("&Accept image and go to the next", self._on_accept_triggered, ["Ctrl+Return", "Ctrl+Enter"],
+                               go_menu, "Mark this image as reviewed and move on in the review order")
+        view_menu.addAction(self.threshold_dock.toggleViewAction())
 
         style = self.style()
         for action, icon in ((self.open_model_action, QStyle.StandardPixmap.SP_FileIcon),
@@ -238,6 +306,29 @@ class MainWindow(QMainWindow):
         sp.showConfidencesChanged.connect(self._on_side_panel_display_changed)
         self.canvas.boxHovered.connect(self._on_canvas_box_hovered)
         self.canvas.zoomChanged.connect(self._on_canvas_zoom_changed)
+        self.canvas.editor.edited.connect(self._on_editor_edited)
+        self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.canvas.customContextMenuRequested.connect(self._on_canvas_context_menu_requested)
+        w.statsProgress.connect(self._on_worker_stats_progress)
+        w.statsReady.connect(self._on_worker_stats_ready)
+        self._stats_timer.timeout.connect(self.request_folder_stats)
+        self._review_timer.timeout.connect(self._update_review_keys)
+        tp = self.threshold_panel
+        tp.bestF1Requested.connect(self._on_threshold_panel_best_f1_requested)
+        tp.confPicked.connect(self._on_threshold_panel_conf_picked)
+        tp.classViewChanged.connect(self._update_threshold_panel)
+        tp.classConfChanged.connect(self._on_side_panel_thresholds_changed)
+        tp.saveProfileRequested.connect(self._on_threshold_panel_save_profile_requested)
+        tp.loadProfileRequested.connect(self._on_threshold_panel_load_profile_requested)
+        tp.pickGroundTruthRequested.connect(self._on_open_gt_triggered)
+        tp.showGroundTruthChanged.connect(self._on_side_panel_display_changed)
+        sp.iouChanged.connect(self._on_nms_settings_changed)
+        sp.agnosticChanged.connect(self._on_nms_settings_changed)
+        sp.maxDetChanged.connect(self._on_nms_settings_changed)
+        self.edits.changed.connect(self._on_edits_changed)
+        self.edits.reviewedChanged.connect(self._on_edits_reviewed_changed)
+        self.review_bar.orderChanged.connect(self._on_review_bar_order_changed)
+        self.review_bar.filterChanged.connect(self._on_review_bar_filter_changed)
 
     # ------------------------------------------------------------------ settings
     def _restore_settings(self) -> None:
@@ -308,6 +399,7 @@ class MainWindow(QMainWindow):
             classes=sp.checked_classes(),
             agnostic=sp.agnostic_box.isChecked(),
             max_det=sp.max_det_spin.value(),
+            class_conf=tuple(self.threshold_panel.class_conf().items()),
         )
 
     @property
@@ -394,6 +486,8 @@ class MainWindow(QMainWindow):
         self._row = -1
         self.image_list.set_names(result.names)
         self._install_labelled_probe()
+        self._gt_picked = None
+        self._on_folder_or_model_changed()
         self.folder_opened = True
         self.settings.set("last/folder", str(folder))
         self.settings.add_recent("folders", str(folder))
@@ -470,7 +564,7 @@ class MainWindow(QMainWindow):
         options = ExportOptions(save_conf=choice.save_conf, empty_files=choice.empty_files,
                                 write_classes=choice.write_classes, on_existing=OnExisting(choice.on_existing))
         request = ExportRequest(next(self._ids), self._model_id, paths, self._root, Path(choice.out_dir),
-                                tuple(self._info.names), self.thresholds(), options)
+                                tuple(self._info.names), self.thresholds(), options, edits=self.edits.snapshot())
         self._export_request = request
         self._labels_dir = Path(choice.out_dir)
         self._remember_export_choice(choice)
@@ -520,19 +614,32 @@ class MainWindow(QMainWindow):
         return replace(t, classes=None)
 
     def _refresh_detections(self) -> None:
-        """Re-apply the thresholds to the cached candidates of the current image (~1 ms)."""
+        """Re-apply the thresholds to the cached candidates of the current image (~1 ms).
+
+        An edited image shows its edited boxes as they are (the sliders do not filter them);
+        with ground truth shown, boxes are styled TP / FP and missed objects are drawn too."""
         c = self._candidates
-        if c is None or self._info is None:
+        path = self.current_path
+        edit = self.edits.entry(path) if path is not None else None
+        if (c is None and edit is None) or self._info is None:
             self._detections = Detections.empty()
             self.canvas.overlay.clear()
+            self.canvas.set_missed([])
+            self.canvas.set_badge("")
             self.side_panel.set_class_counts(None)
+            self.threshold_panel.set_image_counts("")
             return
         t = self.thresholds()
-        all_classes = apply_thresholds(c, self._thresholds_without_class_filter(t))
-        # exactly what the export writes (with agnostic NMS a hidden class must not suppress boxes)
-        det = all_classes if t.classes is None else apply_thresholds(c, t)
-        self._detections = det
         names = self._info.names
+        if edit is not None:
+            det, (w, h) = edit
+            all_classes = det
+        else:
+            all_classes = apply_thresholds(c, self._thresholds_without_class_filter(t))
+            # exactly what the export writes (with agnostic NMS a hidden class must not suppress boxes)
+            det = all_classes if t.classes is None else apply_thresholds(c, t)
+            h, w = c.geometry.source_hw
+        self._detections = det
         show_names = self.side_panel.show_labels_box.isChecked()
         show_conf = self.side_panel.show_conf_box.isChecked()
         boxes = det.xyxy.tolist()
@@ -541,8 +648,26 @@ class MainWindow(QMainWindow):
                  for c_, s in zip(class_ids, det.confidence.tolist())]
         self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
         self.image_list.model.set_count(self._row, len(det))
+        styles, missed = None, []
+        gt = self._ground_truth_for(path, (w, h)) if self._gt_source is not None else None
+        if gt is not None:
+            tp, found = match_both(det, gt)
+            self.last_image_counts = (int(tp.sum()), int((~tp).sum()), int((~found).sum()))
+            self.threshold_panel.set_image_counts(
+                "This image: TP {} · FP {} · missed {}".format(*self.last_image_counts)
+                + ("  (edited boxes)" if edit is not None else ""))
+            if self.threshold_panel.show_gt_box.isChecked():
+                styles = prediction_styles(tp.tolist())
+                missed = gt.xyxy[~found].tolist()
+        else:
+            self.last_image_counts = None
+            self.threshold_panel.set_image_counts(f"This image: {len(det)} boxes"
+                                                  + ("  (edited)" if edit is not None else ""))
         if self._canvas_path == self.current_path:  # never draw boxes over the previous picture
-            self.canvas.set_boxes(boxes, class_ids, texts)
+            self.canvas.set_boxes(boxes, class_ids, texts, styles)
+            self.canvas.set_missed(missed)
+            self.canvas.set_badge("edited" if edit is not None else "")
+            self.canvas.editor.set_detections(det, (w, h))
             if not self.first_detections_shown:
                 self.first_detections_shown = True
                 log.info("first detections shown (epoch %.3f, process CPU %.2f s)", time.time(), time.process_time())
@@ -587,6 +712,8 @@ class MainWindow(QMainWindow):
             "Classes": str(len(names)),
         })
         self.side_panel.set_classes(names)
+        self.threshold_panel.set_classes(names)
+        self._on_folder_or_model_changed()
         self.side_panel.set_iou_enabled(not info.end2end)
         self.device_label.setText(f"device: {info.device}")
         self.settings.set("last/model", str(info.path))
@@ -727,6 +854,8 @@ class MainWindow(QMainWindow):
     def _on_side_panel_thresholds_changed(self, *_args) -> None:
         self.image_list.model.clear_counts()  # counts of other images used the old thresholds
         self._refresh_detections()
+        self._update_threshold_panel()  # cumulative sums over the folder: follows the slider
+        self._review_timer.start()  # list counts and review order: once the slider rests
 
     def _on_side_panel_display_changed(self, *_args) -> None:
         self._refresh_detections()
@@ -801,6 +930,307 @@ class MainWindow(QMainWindow):
     def _on_help_triggered(self) -> None:
         HelpDialog(self.shortcut_table(), self).exec()
 
+    # ------------------------------------------------------------------ ground truth, folder stats (issue 5)
+    def _on_folder_or_model_changed(self) -> None:
+        """A new folder or model: find labels, restore that pair's edits, rescore the folder."""
+        self._find_ground_truth()
+        restored = 0
+        if self._root is not None and self._model_path is not None and self._model_id:
+            restored = self.edits.bind(self._root, self._model_path)
+        else:
+            self.edits.bind(None, None)
+        for i, p in enumerate(self._paths):
+            if self.edits.entry(p) is not None or self.edits.is_reviewed(p):
+                self._mark_row(i)
+        if restored:
+            self.show_info(f"Restored your edits of {restored} image(s) from the last session "
+                           f"(saved automatically in {self.edits.file}).")
+        n = len(self._paths)
+        self.review_proxy.set_keys(np.full(n, -1, np.int64), np.ones(n), np.full(n, -1, np.int64),
+                                   np.array([self.edits.is_reviewed(p) for p in self._paths], bool))
+        self.request_folder_stats()
+
+    def _find_ground_truth(self) -> None:
+        self._gt_cache.clear()
+        self._gt_error_shown = False
+        source = None
+        if self._root is not None and self._paths:
+            source = find_ground_truth(self._root, self._paths, self._gt_picked)
+        self._gt_source = source
+        if source is None:
+            where = f" in {self._gt_picked}" if self._gt_picked else " (labels/ beside images/, or .txt beside each image)"
+            self.threshold_panel.set_ground_truth_text(f"Ground truth: none found{where}.", False)
+        else:
+            self.threshold_panel.set_ground_truth_text(f"Ground truth: {source.describe()}.  {LEGEND}", True)
+
+    def set_ground_truth_folder(self, folder: Path | str | None) -> None:
+        """Use this labels folder as ground truth (None: look in the usual places again)."""
+        self._gt_picked = Path(folder) if folder is not None else None
+        self._find_ground_truth()
+        if self._gt_picked is not None and self._gt_source is None:
+            self.show_error(f"No label file for these images in {folder}.")
+        self._stats = None
+        self.request_folder_stats()
+        self._refresh_detections()
+
+    def _ground_truth_for(self, path: Path, image_wh: tuple[int, int]) -> Detections | None:
+        key = str(path)
+        if key not in self._gt_cache:
+            try:
+                gt = self._gt_source.load(path, image_wh)
+            except ValueError as exc:
+                if not self._gt_error_shown:
+                    self._gt_error_shown = True
+                    self.show_error(f"Cannot read ground truth: {exc}")
+                gt = None
+            self._gt_cache[key] = Detections.empty() if gt is None else gt  # unlabelled: a negative
+            while len(self._gt_cache) > 256:
+                self._gt_cache.popitem(last=False)
+        return self._gt_cache[key]
+
+    @property
+    def ground_truth(self):
+        return self._gt_source
+
+    @property
+    def folder_stats(self):
+        return self._stats
+
+    def request_folder_stats(self) -> int | None:
+        """Score the whole folder in the worker (background, cancellable, with progress)."""
+        self._stats_timer.stop()
+        if not self._model_id or self._info is None or not self._paths:
+            return None
+        t = self.thresholds()
+        request = StatsRequest(next(self._ids), self._model_id, tuple(self._paths), self._gt_source,
+                               t.iou, t.agnostic, t.max_det, len(self._info.names))
+        if self._stats is not None and self._stats.key == request.key:
+            return None  # already scored with these settings
+        if self._stats_request is not None and self._stats_request.key == request.key:
+            return self._stats_request.id  # already on its way
+        self.worker.cancel_stats()
+        self._stats_request = request
+        self.stats_requests += 1
+        self.threshold_panel.set_progress(0, len(self._paths))
+        self.worker.submit_stats(request)
+        return request.id
+
+    def _on_nms_settings_changed(self, *_args) -> None:
+        self._stats_timer.start()  # debounced: rescoring needs NMS on every image
+
+    def _on_worker_stats_progress(self, request_id: int, done: int, total: int) -> None:
+        if self._stats_request is not None and request_id == self._stats_request.id:
+            self.threshold_panel.set_progress(done, total)
+
+    def _on_worker_stats_ready(self, stats) -> None:
+        if self._stats_request is None or stats.request_id != self._stats_request.id:
+            return
+        self._stats_request = None
+        self._stats = stats
+        self.threshold_panel.set_progress(0, 0)
+        self.threshold_panel.set_scored(stats.scored)
+        self._update_threshold_panel()
+        self._update_review_keys()
+        if stats.bad_labels and not self._gt_error_shown:
+            self._gt_error_shown = True
+            self.show_error(f"{len(stats.bad_labels)} label file(s) could not be read and count as empty: "
+                            f"{stats.bad_labels[0]}")
+
+    def _update_threshold_panel(self) -> None:
+        t = self.thresholds()
+        self.threshold_panel.show_thresholds(t.conf, dict(t.class_conf))
+
+    def _update_review_keys(self) -> None:
+        """Per-image counts, lowest confidence and disagreement at the current thresholds."""
+        self._review_timer.stop()
+        stats = self._stats
+        if stats is None:
+            return
+        t = self.thresholds()
+        class_conf = dict(t.class_conf)
+        n = len(self._paths)
+        count = np.full(n, -1, np.int64)
+        lowest = np.ones(n)
+        disagree = np.full(n, -1, np.int64)
+        model = self.image_list.model
+        for i, p in enumerate(self._paths):
+            score = stats.images.get(str(p))
+            if score is None:
+                continue
+            k, _tp, fp, fn, low = image_counts(score, t.conf, class_conf)
+            count[i], lowest[i] = k, low
+            if score.has_gt:
+                disagree[i] = fp + fn
+            if t.classes is None and self.edits.entry(p) is None:
+                model.set_count(i, k)
+        accepted = np.array([self.edits.is_reviewed(p) for p in self._paths], bool)
+        self.review_proxy.set_keys(count, lowest, disagree, accepted)
+        if self._row >= 0:
+            self.image_list.set_current_row(self._row)
+
+    def _on_threshold_panel_best_f1_requested(self, class_id) -> None:
+        stats = self._stats
+        if stats is None or not stats.scored.has_ground_truth:
+            self.show_error("Best F1 needs ground-truth labels and a scored folder.")
+            return
+        conf, f1 = best_f1(stats.scored, class_id)
+        self._set_threshold_for_view(class_id, conf)
+        self.statusBar().showMessage(f"Best F1 {f1:.3f} at confidence {conf:.2f}", 8000)
+
+    def _on_threshold_panel_conf_picked(self, conf: float) -> None:
+        self._set_threshold_for_view(self.threshold_panel.class_view(), conf)
+
+    def _set_threshold_for_view(self, class_id, conf: float) -> None:
+        if class_id is None:
+            self.side_panel.set_conf(conf)  # emits confChanged: overlay, panel, review keys follow
+        else:
+            table = self.threshold_panel.class_conf()
+            table[int(class_id)] = conf
+            self.threshold_panel.set_class_conf(table)
+
+    def _on_threshold_panel_save_profile_requested(self) -> None:
+        if self._info is None:
+            self.show_error("Open a model before saving a thresholds profile.")
+            return
+        start = str((self._root or Path.home()) / "thresholds.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save per-class thresholds", start, "JSON (*.json)")
+        if path:
+            self.save_profile(Path(path))
+
+    def save_profile(self, path: Path) -> None:
+        t = self.thresholds()
+        try:
+            self.threshold_panel.save_profile(path, t.conf, t.iou)
+        except (OSError, ScriptLensError) as exc:
+            self.show_error(f"Cannot save the profile: {exc}")
+            return
+        self.statusBar().showMessage(f"Saved {path} (use: scriptlens label --thresholds {path})", 8000)
+
+    def _on_threshold_panel_load_profile_requested(self) -> None:
+        if self._info is None:
+            self.show_error("Open a model before loading a thresholds profile.")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load per-class thresholds", str(self._root or Path.home()),
+                                              "JSON (*.json);;All files (*)")
+        if path:
+            try:
+                self.threshold_panel.load_profile(Path(path))
+            except ScriptLensError as exc:
+                self.show_error(str(exc))
+
+    def _on_open_gt_triggered(self) -> None:
+        start = str(self._gt_picked or self.labels_dir() or self._root or "")
+        folder = QFileDialog.getExistingDirectory(self, "Folder of YOLO ground-truth labels", start)
+        if folder:
+            self.set_ground_truth_folder(Path(folder))
+
+    # ------------------------------------------------------------------ editing and review (issue 5)
+    def _mark_row(self, row: int) -> None:
+        p = self._paths[row]
+        mark = "✎" if self.edits.entry(p) is not None else "✓" if self.edits.is_reviewed(p) else ""
+        self.image_list.model.set_mark(row, mark)
+
+    def _on_edits_changed(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is None:
+            return
+        self._mark_row(row)
+        if row != self._row:
+            self.go_to(row)  # undo/redo of another image's edit: show it
+        else:
+            self._refresh_detections()
+
+    def _on_edits_reviewed_changed(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            self._mark_row(row)
+            self.review_proxy.set_accepted(row, self.edits.is_reviewed(path))
+
+    def _on_editor_edited(self, det) -> None:
+        path = self.current_path
+        c = self._candidates
+        if path is None:
+            return
+        entry = self.edits.entry(path)
+        wh = entry[1] if entry is not None else ((c.geometry.source_hw[1], c.geometry.source_hw[0]) if c else None)
+        if wh is None:
+            return
+        self.edits.set(path, det, wh)
+
+    def set_edit_mode(self, on: bool) -> None:
+        self.edit_mode_action.setChecked(on)
+        self.canvas.set_edit_mode(on)
+        if on:
+            self.statusBar().showMessage("Edit mode: drag a box to move it, its edges to resize, empty image to "
+                                         "draw one; Delete removes, C or right-click changes the class; E to leave.",
+                                         10000)
+
+    def _on_edit_mode_triggered(self) -> None:
+        self.set_edit_mode(self.edit_mode_action.isChecked())
+
+    def _on_delete_box_triggered(self) -> None:
+        self.canvas.editor.delete_selected()
+
+    def _on_cycle_class_triggered(self) -> None:
+        editor = self.canvas.editor
+        i = editor.selected()
+        if i < 0 or self._info is None:
+            return
+        nc = max(1, len(self._info.names))
+        editor.set_selected_class((int(editor.detections().class_id[i]) + 1) % nc)
+
+    def _on_canvas_context_menu_requested(self, pos) -> None:
+        editor = self.canvas.editor
+        if not editor.active or self._info is None:
+            return
+        i = editor.box_at(self.canvas.mapToScene(pos))
+        if i < 0:
+            menu = QMenu(self)
+            menu.addSection("Class of new boxes")
+            for k, name in enumerate(self._info.names):
+                act = menu.addAction(f"{k}  {name}")
+                act.setCheckable(True)
+                act.setChecked(k == editor.draw_class)
+                act.triggered.connect(lambda _=False, k=k: setattr(editor, "draw_class", k))
+            menu.exec(self.canvas.mapToGlobal(pos))
+            return
+        editor.select(i)
+        menu = QMenu(self)
+        for k, name in enumerate(self._info.names):
+            act = menu.addAction(f"{k}  {name}")
+            act.setCheckable(True)
+            act.setChecked(k == int(editor.detections().class_id[i]))
+            act.triggered.connect(lambda _=False, k=k: editor.set_selected_class(k))
+        menu.addSeparator()
+        menu.addAction("Delete box", editor.delete_selected)
+        menu.exec(self.canvas.mapToGlobal(pos))
+
+    def _on_revert_triggered(self) -> None:
+        if self.current_path is not None:
+            self.edits.revert(self.current_path)
+
+    def _on_accept_triggered(self) -> None:
+        """Mark the image reviewed and go to the next one in the review order."""
+        path = self.current_path
+        if path is None:
+            return
+        self.edits.set_reviewed(path, True)
+        row = self.image_list.neighbour(self._row, +1)
+        if row is not None and row != self._row:
+            self.go_to(row)
+
+    def _on_review_bar_order_changed(self, order: int) -> None:
+        self.review_proxy.set_order(order)
+        if self._row >= 0:
+            self.image_list.set_current_row(self._row)
+
+    def _on_review_bar_filter_changed(self, which: int) -> None:
+        self.review_proxy.set_review_filter(which)
+        if self._row < 0 or not self.image_list.is_visible_row(self._row):
+            row = self.image_list.first_last(last=False)
+            if row is not None:
+                self.go_to(row)
+
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -824,6 +1254,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"Cannot open {path}: not a folder, an image or a model file.")
 
     def closeEvent(self, event) -> None:
+        self.edits.save_now()  # edits are autosaved; flush the last 300 ms
         self.save_settings()
         self.engine.close()
         self.reader.close()

@@ -20,15 +20,15 @@ PEN_WIDTH = 2.0
 HOVER_PEN_WIDTH = 4.0
 CHIP_Z = 100.0  # chips are scene items above every box, so no box line crosses a label
 
-_pens: dict[tuple[int, bool], QPen] = {}
+_pens: dict[tuple, QPen] = {}
 _brushes: dict[tuple[int, bool], QBrush] = {}
 
 
-def _pen(color: QColor, highlighted: bool) -> QPen:
-    key = (color.rgba(), highlighted)
+def _pen(color: QColor, highlighted: bool, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
+    key = (color.rgba(), highlighted, style)
     pen = _pens.get(key)
     if pen is None:
-        pen = QPen(color, HOVER_PEN_WIDTH if highlighted else PEN_WIDTH)
+        pen = QPen(color, HOVER_PEN_WIDTH if highlighted else PEN_WIDTH, style)
         pen.setCosmetic(True)
         _pens[key] = pen
     return pen
@@ -117,19 +117,21 @@ class BoxItem(QGraphicsRectItem):
         self._color = QColor(color)
         self._on_hover = on_hover
         self._highlighted = False
+        self._style = Qt.PenStyle.SolidLine  # dashed for false positives (gui/gt_overlay.py)
         self.chip: LabelChip | None = None
         self.setAcceptHoverEvents(True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # let the view pan through boxes
         self._apply_pen()
         self._update_z()
 
-    def set_box(self, index: int, rect: QRectF, color: QColor) -> None:
+    def set_box(self, index: int, rect: QRectF, color: QColor, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> None:
         self.index = index
         if rect != self.rect():
             self.setRect(rect)
             self._update_z()
-        if color != self._color or self._highlighted:
+        if color != self._color or self._highlighted or style != self._style:
             self._color = QColor(color)
+            self._style = style
             self._highlighted = False
             self._apply_pen()
 
@@ -138,7 +140,7 @@ class BoxItem(QGraphicsRectItem):
         self.setZValue(1.0 + 1.0 / max(1.0, r.width() * r.height()))
 
     def _apply_pen(self) -> None:
-        self.setPen(_pen(self._color, self._highlighted))
+        self.setPen(_pen(self._color, self._highlighted, self._style))
         self.setBrush(_brush(self._color, self._highlighted))
 
     def set_highlighted(self, on: bool) -> None:
@@ -191,7 +193,9 @@ class Overlay:
         self.set_boxes([], [], [])
 
     def set_boxes(self, boxes: list[tuple[float, float, float, float]], class_ids: list[int],
-                  texts: list[str]) -> None:
+                  texts: list[str], styles: list[tuple[QColor, Qt.PenStyle]] | None = None) -> None:
+        """`styles[i]` (colour, pen style) replaces box i's class colour: the ground-truth view
+        draws matched / false boxes that way (chips keep the class colour)."""
         n = len(boxes)
         while len(self._pool) < n:
             item = BoxItem(len(self._pool), QRectF(), QColor("black"), self._on_hover)
@@ -201,7 +205,8 @@ class Overlay:
         for i, ((x1, y1, x2, y2), cls, text) in enumerate(zip(boxes, class_ids, texts)):
             item = self._pool[i]
             color = class_color(cls)
-            item.set_box(i, QRectF(x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)), color)
+            box_color, box_style = styles[i] if styles is not None else (color, Qt.PenStyle.SolidLine)
+            item.set_box(i, QRectF(x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)), box_color, box_style)
             if text:
                 if item.chip is None:
                     item.chip = LabelChip()

@@ -29,6 +29,7 @@ from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .candidate_cache import CandidateCache
+from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_image
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class ExportRequest:
     thresholds: Thresholds
     options: object  # engine.export.ExportOptions
     cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
+    # hand-edited images: path -> (Detections, (w, h)); written as they are, thresholds ignored
+    edits: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ class EngineWorker(QObject):
     exportProgress = Signal(int, int, int)  # request id, done, total
     exportFinished = Signal(int, object)  # request id, ExportSummary
     exportFailed = Signal(int, str)
+    statsProgress = Signal(int, int, int)  # request id, images scored, total
+    statsReady = Signal(object)  # FolderStats
     _wake = Signal()
 
     def __init__(self, cache: CandidateCache) -> None:
@@ -119,6 +124,12 @@ class EngineWorker(QObject):
         self._detector = None
         self._model_id = 0
         self._export: ExportRequest | None = None
+        # folder scan: per-image scores at the candidate floor for ONE set of NMS settings
+        # (tiny, so a plain dict, not the LRU); cleared when the settings or the model change
+        self._floor_key: tuple | None = None
+        self._floor: dict[str, object] = {}
+        self._floor_failed: set[str] = set()
+        self._floor_bad_labels: dict[str, str] = {}
         self.model_calls = 0  # how many times the model ran (tests count these)
         self._busy = False
         self._wake.connect(self._on_wake)
@@ -137,6 +148,7 @@ class EngineWorker(QObject):
     def submit_load(self, request: LoadModelRequest) -> None:
         with self._lock:  # a new model makes pending work for the old one meaningless
             self._slots.pop("prefetch", None)
+            self._slots.pop("stats", None)
         self._put("load", request)
 
     def submit_image(self, request: ImageRequest) -> None:
@@ -147,6 +159,16 @@ class EngineWorker(QObject):
 
     def submit_export(self, request: ExportRequest) -> None:
         self._put("export", request)
+
+    def submit_stats(self, request: StatsRequest) -> None:
+        """Score the whole folder at the floor, lowest priority, a slice per turn (see _handle_stats)."""
+        self._put("stats", request)
+
+    def cancel_stats(self) -> None:
+        with self._lock:
+            pending = self._slots.pop("stats", None)
+        if pending is not None:
+            pending.cancel_event.set()
 
     def cancel_export(self) -> None:
         export = self._export
@@ -175,7 +197,7 @@ class EngineWorker(QObject):
     # ---- worker thread ------------------------------------------------------------
     def _take(self):
         with self._lock:
-            for kind in ("load", "export", "image", "prefetch"):
+            for kind in ("load", "export", "image", "prefetch", "stats"):
                 request = self._slots.pop(kind, None)
                 if request is not None:
                     self._busy = True
@@ -272,6 +294,64 @@ class EngineWorker(QObject):
         self._cache.put(req.model_id, path, candidates)
         self.predicted.emit(PredictionResult(0, path, req.model_id, candidates, timings, bgr_to_qimage(image)))
 
+    def _handle_stats(self, req: StatsRequest) -> None:
+        """Score images from `req.start` for about 50 ms (at most ONE model run), then put the
+        rest back in the slot, so image requests and prefetches get in between slices and the
+        window stays responsive while an uncached folder is scanned in the background."""
+        if self._detector is None or req.model_id != self._model_id or req.cancel_event.is_set():
+            return
+        if req.key != self._floor_key:
+            self._floor_key, self._floor = req.key, {}
+            self._floor_failed, self._floor_bad_labels = set(), {}
+        t = floor_thresholds(req.iou, req.agnostic, req.max_det)
+        deadline = time.perf_counter() + 0.05
+        i, ran_model = req.start, False
+        while i < len(req.paths):
+            path = req.paths[i]
+            key = str(path)
+            if key not in self._floor and key not in self._floor_failed:
+                candidates = self._cache.get(req.model_id, path)
+                if candidates is None:
+                    if ran_model or self.has_pending_image():
+                        break
+                    ran_model = True
+                    try:
+                        image, read_ms = self._read(path)
+                        candidates, timings = self._predict(image, read_ms)
+                    except ScriptLensError as exc:
+                        log.info("folder scan: %s failed: %s", path, exc)
+                        self._floor_failed.add(key)
+                        i += 1
+                        continue
+                    self._cache.put(req.model_id, path, candidates)
+                    self.predicted.emit(PredictionResult(0, path, req.model_id, candidates, timings))
+                gt = None
+                if req.gt_source is not None:
+                    h, w = candidates.geometry.source_hw
+                    try:
+                        gt = req.gt_source.load(path, (w, h))
+                    except ValueError as exc:
+                        self._floor_bad_labels[key] = str(exc)
+                        gt = None
+                    if gt is None:  # no label file: a negative, as in `scriptlens eval`
+                        from engine.detections import Detections
+
+                        gt = Detections.empty()
+                self._floor[key] = score_image(apply_thresholds(candidates, t), gt)
+            i += 1
+            if time.perf_counter() > deadline:
+                break
+        self.statsProgress.emit(req.id, i, len(req.paths))
+        if i < len(req.paths):
+            with self._lock:
+                if "stats" not in self._slots and not self._stopping and not req.cancel_event.is_set():
+                    self._slots["stats"] = replace(req, start=i)
+            return
+        images = {str(p): self._floor[str(p)] for p in req.paths if str(p) in self._floor}
+        scored = build_scored_folder(list(images.values()), req.num_classes, req.gt_source is not None)
+        self.statsReady.emit(FolderStats(req.id, req.key, scored, images, len(self._floor_failed),
+                                         tuple(self._floor_bad_labels.values())))
+
     def _handle_export(self, req: ExportRequest) -> None:
         from engine.export import export_labels
 
@@ -285,6 +365,7 @@ class EngineWorker(QObject):
                 cancel=req.cancel_event.is_set,
                 progress=lambda done, total: self.exportProgress.emit(req.id, done, total),
                 total=len(req.paths),
+                manifest=self._manifest(req),
             )
         except ScriptLensError as exc:
             self.exportFailed.emit(req.id, str(exc))
@@ -293,11 +374,26 @@ class EngineWorker(QObject):
             self._export = None
         self.exportFinished.emit(req.id, summary)
 
+    def _manifest(self, req: ExportRequest) -> dict | None:
+        """The run manifest written beside the labels (hashing the model happens here, off the UI)."""
+        from engine.manifest import build_manifest
+
+        edited = sum(1 for p in req.paths if str(p) in req.edits)
+        try:
+            return build_manifest(self._detector.info, req.thresholds, req.images_root, edited_images=edited)
+        except OSError as exc:
+            log.warning("no run manifest: %s", exc)
+            return None
+
     def _export_items(self, req: ExportRequest):
-        """Detections for each image, lazily: cached candidates, else the model runs now."""
+        """Detections for each image, lazily: the user's edits, cached candidates, else the model runs now."""
         for path in req.paths:
             if req.cancel_event.is_set():
                 return
+            edited = req.edits.get(str(path))
+            if edited is not None:
+                yield path, edited[0], edited[1]
+                continue
             candidates = self._cache.get(req.model_id, path)
             if candidates is None:
                 try:

@@ -1,0 +1,120 @@
+"""Folder statistics for the threshold panel and the review queue (no Qt, no torch).
+
+Why this shape: the expensive step, matching predictions to ground truth, depends on the NMS
+settings (IoU, agnostic, max detections) but NOT on the confidence threshold. So the worker
+keeps, per image, the detections at the candidate floor (conf > FLOOR_CONF, the current NMS
+settings) reduced to an `ImageScore` (confidences, classes, TP flags at IoU 0.5, number of
+ground-truth boxes) -- a few hundred bytes per image, kept in a plain dict beside the
+candidate LRU. From those, `build_scored_folder` makes an `engine.curves.ScoredFolder`; a
+confidence change then needs only cumulative sums (`engine.curves.metrics_at`, curves) and
+`image_keys` for the review queue, which run on the UI thread in milliseconds for 1,000
+images. Only an IoU / agnostic / max-det change recomputes the floor (in the worker).
+
+The floor and matching rule are the ones `scriptlens eval` uses (conf 0.001, greedy matching
+by confidence per image and class at IoU 0.5, an unlabelled image counts as a negative), so
+the panel's numbers equal the CLI's for the same model, images, labels and NMS settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.curves import ScoredFolder
+from engine.detections import Detections
+from engine.metrics import match
+from engine.thresholds import Thresholds
+
+FLOOR_CONF = 0.001  # the same floor as `scriptlens eval` (AP needs the whole curve)
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """Score every image of the folder at the floor (one snapshot of the NMS settings)."""
+
+    id: int
+    model_id: int
+    paths: tuple[Path, ...]
+    gt_source: object  # engine.ground_truth.GroundTruthSource | None
+    iou: float
+    agnostic: bool
+    max_det: int
+    num_classes: int
+    start: int = 0  # the worker handles the folder in slices and re-queues the rest
+    cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def key(self) -> tuple:
+        return (self.model_id, self.iou, self.agnostic, self.max_det, self.gt_source, self.num_classes)
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One image's predictions at the floor, sorted by confidence (descending)."""
+
+    confidence: np.ndarray  # (N,) float32
+    class_id: np.ndarray  # (N,) int64
+    tp: np.ndarray  # (N,) bool at IoU 0.5 (all False without ground truth)
+    gt_class_id: np.ndarray  # (G,) int64 ground-truth classes (empty without ground truth)
+    has_gt: bool  # a ground-truth source exists for the folder (an unlabelled image: no objects)
+
+
+@dataclass(frozen=True)
+class FolderStats:
+    request_id: int
+    key: tuple
+    scored: ScoredFolder
+    images: dict[str, ImageScore]  # image path -> its score
+    failed: int  # images that could not be read
+    bad_labels: tuple[str, ...]  # label files that could not be parsed (counted as negatives)
+
+
+def floor_thresholds(iou: float, agnostic: bool, max_det: int) -> Thresholds:
+    return Thresholds(conf=FLOOR_CONF, iou=iou, agnostic=agnostic, max_det=max_det)
+
+
+def score_image(floor: Detections, gt: Detections | None) -> ImageScore:
+    order = np.argsort(-floor.confidence, kind="stable")
+    floor = floor[order]
+    if gt is None:
+        return ImageScore(floor.confidence, floor.class_id, np.zeros(len(floor), bool), np.zeros(0, np.int64), False)
+    return ImageScore(floor.confidence, floor.class_id, match(floor, gt, (0.5,))[:, 0], gt.class_id.copy(), True)
+
+
+def build_scored_folder(scores: list[ImageScore], num_classes: int, has_gt: bool) -> ScoredFolder:
+    """What `ScoredFolder.build` computes, from already matched images (no second matching)."""
+    gt_count = np.zeros(num_classes, np.int64)
+    for s in scores:
+        if len(s.gt_class_id):
+            g = s.gt_class_id[(s.gt_class_id >= 0) & (s.gt_class_id < num_classes)]
+            gt_count += np.bincount(g, minlength=num_classes)[:num_classes]
+    if scores:
+        conf = np.concatenate([s.confidence for s in scores])
+        cls = np.concatenate([s.class_id for s in scores])
+        tp = np.concatenate([s.tp for s in scores])
+    else:
+        conf, cls, tp = np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
+    order = np.argsort(-conf, kind="stable")
+    return ScoredFolder(conf[order], cls[order], tp[order], gt_count, len(scores), has_gt)
+
+
+def kept(score: ImageScore, conf: float, class_conf: dict[int, float] | None = None) -> np.ndarray:
+    """Mask of the image's predictions above the thresholds (the engine's `score > conf`)."""
+    if not class_conf:
+        return score.confidence > conf
+    thr = np.full(len(score.confidence), conf, np.float32)
+    for c, v in class_conf.items():
+        thr[score.class_id == c] = v
+    return score.confidence > thr
+
+
+def image_counts(score: ImageScore, conf: float, class_conf: dict[int, float] | None = None) -> tuple[int, int, int, int, float]:
+    """(detections, true positives, false positives, missed, lowest kept confidence or 1.0)."""
+    keep = kept(score, conf, class_conf)
+    n = int(keep.sum())
+    tp = int(score.tp[keep].sum())
+    lowest = float(score.confidence[keep].min()) if n else 1.0
+    return n, tp, n - tp, len(score.gt_class_id) - tp, lowest
