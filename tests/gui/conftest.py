@@ -55,3 +55,9 @@ def loaded(window, qtbot, tiny_model, image_dir):
     qtbot.waitUntil(lambda: window.first_detections_shown, timeout=60000)
     qtbot.waitUntil(window.worker.is_idle, timeout=30000)
     return window
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path, monkeypatch):
+    """Autosaved edits (gui/edits.py) go to the test's folder, never to the user's data dir."""
+    monkeypatch.setenv("SCRIPTLENS_DATA_DIR", str(tmp_path / "data"))
