@@ -283,10 +283,12 @@ class EngineWorker(QObject):
         if self._detector is None or req.model_id != self._model_id:
             return
         path = req.paths[0]
-        if self._cache.get(req.model_id, path) is not None:
-            return
+        cached = self._cache.get(req.model_id, path)
         try:
             image, read_ms = self._read(path)
+            if cached is not None:  # scored by the folder scan already: the window wants the picture
+                self.predicted.emit(PredictionResult(0, path, req.model_id, cached, None, bgr_to_qimage(image)))
+                return
             candidates, timings = self._predict(image, read_ms)
         except ScriptLensError as exc:
             log.info("prefetch of %s failed: %s", path, exc)
