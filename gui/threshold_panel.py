@@ -147,6 +147,7 @@ class ThresholdPanel(QWidget):
             self.class_combo.addItem("All classes", None)
             for i, n in enumerate(self._names):
                 self.class_combo.addItem(f"{i}  {n}", i)
+        blocker = QSignalBlocker(self.class_table)  # no itemChanged while rows have no spin box yet
         self.class_table.setRowCount(len(self._names))
         for i, n in enumerate(self._names):
             item = QTableWidgetItem(n)
@@ -162,6 +163,7 @@ class ThresholdPanel(QWidget):
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._on_spin_value_changed)
             self.class_table.setCellWidget(i, 1, spin)
+        blocker.unblock()
         self.class_table.itemChanged.connect(self._on_class_table_item_changed, Qt.ConnectionType.UniqueConnection)
         self._scored = None
         self._map_cache.clear()

@@ -3,6 +3,7 @@
     python tools/screenshot.py                       # offscreen, demo model + images
     DISPLAY=:99 python tools/screenshot.py --x11     # under Xvfb (or a real X server)
     python tools/screenshot.py --model M --images DIR --out docs/screenshot.png --image 3
+    python tools/screenshot.py --threshold-panel     # docs/threshold_panel.png: ground truth + panel
 
 Uses a throw-away settings file, so your own window layout and recent files are untouched.
 """
@@ -34,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--x11", action="store_true", help="use $DISPLAY instead of the offscreen platform")
     p.add_argument("--no-hover", action="store_true", help="do not show a hovered box")
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--threshold-panel", action="store_true",
+                   help="wait for the folder scan, show ground truth and the threshold panel "
+                        "(default --out docs/threshold_panel.png, --size 1400x1000)")
     return p.parse_args(argv)
 
 
@@ -49,10 +53,16 @@ def wait(app, predicate, timeout: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threshold_panel:
+        if args.out == REPO / "docs" / "screenshot.png":
+            args.out = REPO / "docs" / "threshold_panel.png"
+        if args.size == "1400x860":
+            args.size = "1400x1000"
+        args.no_hover = True
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.x11:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
 
     from gui.app import demo_paths, make_app
     from gui.main_window import MainWindow
@@ -66,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = make_app()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCRIPTLENS_DATA_DIR"] = tmp  # no autosaved edits from your own sessions
         window = MainWindow(Settings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)))
         w, h = (int(v) for v in args.size.lower().split("x"))
         window.resize(w, h)
@@ -76,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
             log.error("no detections within %.0f s: %s", args.timeout, window.banner.text())
             return 1
         row = args.image
+        if row is None and args.threshold_panel:  # an image with matches, a false box and a missed object
+            wait(app, lambda: window.folder_stats is not None, args.timeout)
+            best, best_key = 0, (-1, 0)
+            for r in range(len(window.paths)):
+                window.last_image_counts = None
+                window.go_to(r)
+                wait(app, lambda: window.last_image_counts is not None and window.is_idle(), 20)
+                tp, fp, fn = window.last_image_counts or (0, 0, 0)
+                key = (min(fp, 1) + min(fn, 1), tp)
+                if key > best_key:
+                    best, best_key = r, key
+            row = best
         if row is None:  # show the image with the most confident boxes (>= 0.5) among the first 12
             best, best_key = 0, (-1, 0)
             for r in range(min(12, len(window.paths))):
@@ -86,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                 if key > best_key:
                     best, best_key = r, key
             row = best
+        if args.threshold_panel:
+            if not wait(app, lambda: window.folder_stats is not None, args.timeout):
+                log.error("the folder scan did not finish within %.0f s", args.timeout)
+                return 1
+            window.side_panel.conf_slider.setValue(0.25)
+            window.threshold_panel.set_class_view(None)
+            window.resizeDocks([window.threshold_dock], [330], Qt.Orientation.Vertical)
         window.go_to(row)
         wait(app, lambda: window.is_idle() and window.canvas.has_image(), args.timeout)
         window.canvas.fit()
