@@ -59,6 +59,7 @@ IMAGE_CACHE_SIZE = 12
 PREFETCH_OFFSETS = (1, 2, -1)
 STATS_DEBOUNCE_MS = 250  # IoU / agnostic / max-det: rescore the folder this long after the last change
 REVIEW_DEBOUNCE_MS = 150  # review-queue keys after a confidence change
+AUTO_SCORE_MAX = 5000  # bigger folders are scored when asked (Score folder): hours of CPU otherwise
 
 
 class MainWindow(QMainWindow):
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self._stats = None  # gui.folder_stats.FolderStats of the current model/folder/NMS settings
         self._stats_request: StatsRequest | None = None
         self.stats_requests = 0  # how many folder scans were asked for (tests count these)
+        self._score_big_folder = False  # the user asked to score a folder above AUTO_SCORE_MAX
         self._stats_timer = QTimer(self)
         self._stats_timer.setSingleShot(True)
         self._stats_timer.setInterval(STATS_DEBOUNCE_MS)
@@ -321,6 +323,7 @@ class MainWindow(QMainWindow):
         tp.saveProfileRequested.connect(self._on_threshold_panel_save_profile_requested)
         tp.loadProfileRequested.connect(self._on_threshold_panel_load_profile_requested)
         tp.pickGroundTruthRequested.connect(self._on_open_gt_triggered)
+        tp.scoreFolderRequested.connect(self._on_threshold_panel_score_folder_requested)
         tp.showGroundTruthChanged.connect(self._on_side_panel_display_changed)
         sp.iouChanged.connect(self._on_nms_settings_changed)
         sp.agnosticChanged.connect(self._on_nms_settings_changed)
@@ -487,6 +490,7 @@ class MainWindow(QMainWindow):
         self.image_list.set_names(result.names)
         self._install_labelled_probe()
         self._gt_picked = None
+        self._score_big_folder = False
         self._on_folder_or_model_changed()
         self.folder_opened = True
         self.settings.set("last/folder", str(folder))
@@ -933,6 +937,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ ground truth, folder stats (issue 5)
     def _on_folder_or_model_changed(self) -> None:
         """A new folder or model: find labels, restore that pair's edits, rescore the folder."""
+        self._stats = None
+        self.threshold_panel.set_scored(None)
         self._find_ground_truth()
         restored = 0
         if self._root is not None and self._model_path is not None and self._model_id:
@@ -1001,6 +1007,16 @@ class MainWindow(QMainWindow):
         self._stats_timer.stop()
         if not self._model_id or self._info is None or not self._paths:
             return None
+        big = len(self._paths) > AUTO_SCORE_MAX and not self._score_big_folder
+        self.threshold_panel.score_button.setVisible(big)
+        if big:
+            self._stats = None
+            self.threshold_panel.set_scored(None)
+            self.threshold_panel.show_thresholds(0.25, {})
+            self.threshold_panel.metrics_label.setText(
+                f"{len(self._paths):,} images: press Score folder to run the model on all of them "
+                "(background) for folder metrics and the review queue.")
+            return None
         t = self.thresholds()
         request = StatsRequest(next(self._ids), self._model_id, tuple(self._paths), self._gt_source,
                                t.iou, t.agnostic, t.max_det, len(self._info.names))
@@ -1014,6 +1030,10 @@ class MainWindow(QMainWindow):
         self.threshold_panel.set_progress(0, len(self._paths))
         self.worker.submit_stats(request)
         return request.id
+
+    def _on_threshold_panel_score_folder_requested(self) -> None:
+        self._score_big_folder = True
+        self.request_folder_stats()
 
     def _on_nms_settings_changed(self, *_args) -> None:
         self._stats_timer.start()  # debounced: rescoring needs NMS on every image

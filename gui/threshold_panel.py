@@ -47,6 +47,7 @@ class ThresholdPanel(QWidget):
     pickGroundTruthRequested = Signal()
     showGroundTruthChanged = Signal(bool)
     confPicked = Signal(float)  # a click on the F1 / count plot
+    scoreFolderRequested = Signal()  # big folders are scored on request only
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -72,6 +73,10 @@ class ThresholdPanel(QWidget):
         self.best_button = QPushButton("Best F1")
         self.best_button.setToolTip("Move the confidence to where F1 is highest on this folder")
         self.best_button.setEnabled(False)
+        self.score_button = QPushButton("Score folder")
+        self.score_button.setToolTip("Run the model on every image of this big folder (in the background) "
+                                     "for folder metrics and the review queue")
+        self.score_button.hide()
 
         # metrics
         self.metrics_label = QLabel("—")
@@ -100,6 +105,7 @@ class ThresholdPanel(QWidget):
         top.addWidget(self.gt_label, 1)
         top.addWidget(self.show_gt_box)
         top.addWidget(self.gt_button)
+        top.addWidget(self.score_button)
         top.addWidget(self.class_combo)
         top.addWidget(self.best_button)
         left = QVBoxLayout()
@@ -132,6 +138,7 @@ class ThresholdPanel(QWidget):
                   self.load_button, self.class_table):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys stay the window's shortcuts
         self.best_button.clicked.connect(self._on_best_button_clicked)
+        self.score_button.clicked.connect(self.scoreFolderRequested)
         self.class_combo.currentIndexChanged.connect(self._on_class_combo_current_index_changed)
         self.save_button.clicked.connect(self.saveProfileRequested)
         self.load_button.clicked.connect(self.loadProfileRequested)

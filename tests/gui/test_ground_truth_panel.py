@@ -184,3 +184,17 @@ def test_profile_saved_by_the_panel_round_trips_through_the_cli(labelled, qtbot,
     w.threshold_panel.set_class_conf({})
     assert w.threshold_panel.load_profile(profile) == {1: 0.7, 2: 0.3}
     assert np.isclose(dict(w.thresholds().class_conf)[1], 0.7)
+
+
+def test_a_big_folder_is_scored_only_on_request(window, qtbot, tiny_model, image_dir, monkeypatch):
+    monkeypatch.setattr("gui.main_window.AUTO_SCORE_MAX", 2)
+    w = window
+    w.open_folder(image_dir)
+    w.open_model(tiny_model)
+    qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    assert w.folder_stats is None and w.stats_requests == 0
+    assert w.threshold_panel.score_button.isVisibleTo(w.threshold_panel)
+    w.threshold_panel.score_button.click()
+    qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
+    assert w.folder_stats.scored.images == 4

@@ -1,0 +1,41 @@
+"""gui.folder_stats builds the same ScoredFolder as engine.curves.ScoredFolder.build."""
+
+import numpy as np
+
+from engine.curves import ScoredFolder, ap50, metrics_at
+from engine.detections import Detections
+from gui.folder_stats import build_scored_folder, image_counts, score_image
+
+
+def D(rows):
+    if not rows:
+        return Detections.empty()
+    a = np.asarray(rows, np.float64)
+    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(int))
+
+
+PAIRS = [
+    (D([(0, 0, 10, 10, 0.9, 0), (50, 50, 60, 60, 0.6, 0), (20, 20, 30, 30, 0.3, 0)]),
+     D([(0, 0, 10, 10, 1, 0), (20, 20, 30, 30, 1, 0)])),
+    (D([(0, 0, 10, 10, 0.8, 1), (40, 40, 45, 45, 0.7, 0)]), D([(0, 0, 10, 10, 1, 1)])),
+    (D([(5, 5, 9, 9, 0.5, 1)]), Detections.empty()),
+]
+
+
+def test_same_as_engine_build():
+    ref = ScoredFolder.build(PAIRS, 2)
+    ours = build_scored_folder([score_image(p, g) for p, g in PAIRS], 2, True)
+    for name in ("confidence", "class_id", "tp", "gt_count"):
+        assert np.array_equal(getattr(ref, name), getattr(ours, name)), name
+    assert ours.images == 3 and ours.has_ground_truth
+    for conf in (0.0, 0.4, 0.65, 0.85):
+        assert metrics_at(ref, conf) == metrics_at(ours, conf)
+    assert ap50(ours) == ap50(ref)
+
+
+def test_image_counts_by_hand():
+    s = score_image(*PAIRS[0])
+    assert image_counts(s, 0.25) == (3, 2, 1, 0, np.float32(0.3))
+    n, tp, fp, fn, low = image_counts(s, 0.5)
+    assert (n, tp, fp, fn) == (2, 1, 1, 1) and low == np.float32(0.6)
+    assert image_counts(s, 0.25, {0: 0.95})[:4] == (0, 0, 0, 2)
