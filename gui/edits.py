@@ -90,16 +90,13 @@ class EditStore(QObject):
     def bind(self, folder: Path | None, model: Path | None, base: Path | None = None) -> int:
         """Save the current edits, then load those of (folder, model). Returns how many images."""
         self.save_now()
-        old = set(self._edits) | self._reviewed
         self._edits, self._reviewed = {}, set()
         self.undo_stack.clear()
         self._folder, self._model = folder, model
         self._file = sidecar_path(folder, model, base) if folder is not None and model is not None else None
         if self._file is not None:
             self._load()
-        for p in old | set(self._edits) | self._reviewed:
-            self.changed.emit(p)
-        return len(self._edits)
+        return len(self._edits)  # no `changed` per image: the caller redraws the whole list once
 
     def _load(self) -> None:
         try:

@@ -528,6 +528,7 @@ class MainWindow(QMainWindow):
             self.canvas.overlay.clear()
         candidates = self.cache.get(self._model_id, path) if self._model_id else None
         self._candidates = candidates
+        self.canvas.editor.select(-1)  # a selection belongs to the image it was made on
         self._detections = Detections.empty()
         if candidates is not None and image is not None:
             self._show_timings(self._timings.get(key), cached=True)
@@ -945,9 +946,8 @@ class MainWindow(QMainWindow):
             restored = self.edits.bind(self._root, self._model_path)
         else:
             self.edits.bind(None, None)
-        for i, p in enumerate(self._paths):
-            if self.edits.entry(p) is not None or self.edits.is_reviewed(p):
-                self._mark_row(i)
+        for i in range(len(self._paths)):
+            self._mark_row(i)
         if restored:
             self.show_info(f"Restored your edits of {restored} image(s) from the last session "
                            f"(saved automatically in {self.edits.file}).")
@@ -1148,7 +1148,8 @@ class MainWindow(QMainWindow):
     def _mark_row(self, row: int) -> None:
         p = self._paths[row]
         mark = "✎" if self.edits.entry(p) is not None else "✓" if self.edits.is_reviewed(p) else ""
-        self.image_list.model.set_mark(row, mark)
+        if mark != self.image_list.model.mark(row):
+            self.image_list.model.set_mark(row, mark)
 
     def _on_edits_changed(self, path: str) -> None:
         row = self._row_of.get(path)

@@ -281,7 +281,8 @@ class ThresholdPanel(QWidget):
         self.pr_plot.set_marker(None, point=(pm.recall, pm.precision))
         grid, f1 = curves.f1_curve(sf, c)
         best_t, best = curves.best_f1(sf, c)
-        self.f1_plot.set_title(f"F1 vs confidence (best {best:.2f} at {best_t:.2f})")
+        one = " (curve: one threshold for all)" if c is None and self.class_conf() else ""
+        self.f1_plot.set_title(f"F1 vs confidence (best {best:.2f} at {best_t:.2f}){one}")
         self.f1_plot.set_axes((0.0, 1.0), (0.0, 1.0), "confidence", "F1")
         self.f1_plot.set_series([Series(grid, f1, BLUE)])
         self.f1_plot.set_marker(own, f"{own:.2f}: F1 {pm.f1:.2f}", point=(own, pm.f1))
