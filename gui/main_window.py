@@ -1081,7 +1081,10 @@ class MainWindow(QMainWindow):
             count[i], lowest[i] = k, low
             if score.has_gt:
                 disagree[i] = fp + fn
-            if t.classes is None and self.edits.entry(p) is None:
+            edit = self.edits.entry(p)
+            if edit is not None:
+                model.set_count(i, len(edit[0]))  # an edited image shows its own boxes
+            elif t.classes is None:
                 model.set_count(i, k)
         accepted = np.array([self.edits.is_reviewed(p) for p in self._paths], bool)
         self.review_proxy.set_keys(count, lowest, disagree, accepted)

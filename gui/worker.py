@@ -8,6 +8,11 @@ Latest-wins: there is ONE pending slot per kind of request, not a queue. Holding
 key through 1,000 images overwrites the image slot 1,000 times; the worker only ever sees
 the newest one. A request that became stale while its image was being read skips the model.
 
+The folder scan for the threshold panel (`submit_stats`, gui/folder_stats.py) is the
+lowest-priority slot: it scores ~50 ms of cached images or ONE uncached image per turn and puts
+the rest back, so image requests, prefetches and exports always get in between; a newer scan
+(other NMS settings) replaces it, `cancel_stats` drops it.
+
 `engine.pipeline` (and so torch) is imported lazily inside the thread, on the first model
 load, so the window shows before torch is loaded.
 """
@@ -24,6 +29,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from engine.detections import Detections
 from engine.errors import ScriptLensError
 from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
@@ -336,8 +342,6 @@ class EngineWorker(QObject):
                         self._floor_bad_labels[key] = str(exc)
                         gt = None
                     if gt is None:  # no label file: a negative, as in `scriptlens eval`
-                        from engine.detections import Detections
-
                         gt = Detections.empty()
                 self._floor[key] = score_image(apply_thresholds(candidates, t), gt)
             i += 1
