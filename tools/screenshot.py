@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         if not wait(app, lambda: window.first_detections_shown, args.timeout):
             log.error("no detections within %.0f s: %s", args.timeout, window.banner.text())
             return 1
+        if not args.threshold_panel:  # the plain window: class colours, not the ground-truth styles
+            window.threshold_panel.show_gt_box.setChecked(False)
         row = args.image
         if row is None and args.threshold_panel:  # an image with matches, a false box and a missed object
             wait(app, lambda: window.folder_stats is not None, args.timeout)
