@@ -11,7 +11,6 @@ negatives -> FP 3 each. Folder at 0.25: TP 3, FP 9, missed 1.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
