@@ -324,6 +324,7 @@ class MainWindow(QMainWindow):
         tp.loadProfileRequested.connect(self._on_threshold_panel_load_profile_requested)
         tp.pickGroundTruthRequested.connect(self._on_open_gt_triggered)
         tp.scoreFolderRequested.connect(self._on_threshold_panel_score_folder_requested)
+        tp.stopScoringRequested.connect(self._on_threshold_panel_stop_scoring_requested)
         tp.showGroundTruthChanged.connect(self._on_side_panel_display_changed)
         sp.iouChanged.connect(self._on_nms_settings_changed)
         sp.agnosticChanged.connect(self._on_nms_settings_changed)
@@ -1024,6 +1025,8 @@ class MainWindow(QMainWindow):
             return None  # already scored with these settings
         if self._stats_request is not None and self._stats_request.key == request.key:
             return self._stats_request.id  # already on its way
+        if self._stats_request is not None:
+            self._stats_request.cancel_event.set()  # also stops a slice running now from re-queuing
         self.worker.cancel_stats()
         self._stats_request = request
         self.stats_requests += 1
@@ -1033,7 +1036,19 @@ class MainWindow(QMainWindow):
 
     def _on_threshold_panel_score_folder_requested(self) -> None:
         self._score_big_folder = True
+        self.threshold_panel.score_button.hide()
         self.request_folder_stats()
+
+    def _on_threshold_panel_stop_scoring_requested(self) -> None:
+        """Cancel the folder scan; what the worker scored so far is kept for a later resume."""
+        if self._stats_request is not None:
+            self._stats_request.cancel_event.set()
+        self.worker.cancel_stats()
+        self._stats_request = None
+        self._score_big_folder = False
+        self.threshold_panel.set_progress(0, 0)
+        self.threshold_panel.score_button.show()
+        self.statusBar().showMessage("Folder scoring stopped; Score folder resumes it.", 8000)
 
     def _on_nms_settings_changed(self, *_args) -> None:
         self._stats_timer.start()  # debounced: rescoring needs NMS on every image

@@ -48,6 +48,7 @@ class ThresholdPanel(QWidget):
     showGroundTruthChanged = Signal(bool)
     confPicked = Signal(float)  # a click on the F1 / count plot
     scoreFolderRequested = Signal()  # big folders are scored on request only
+    stopScoringRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -68,6 +69,9 @@ class ThresholdPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("scoring folder %v / %m")
         self.progress.hide()
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop scoring the folder (Score folder resumes; scored images are kept)")
+        self.stop_button.hide()
         self.class_combo = QComboBox()
         self.class_combo.addItem("All classes", None)
         self.best_button = QPushButton("Best F1")
@@ -131,7 +135,10 @@ class ThresholdPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
-        layout.addWidget(self.progress)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.stop_button)
+        layout.addLayout(progress_row)
         layout.addLayout(grid, 1)
 
         for w in (self.gt_button, self.show_gt_box, self.class_combo, self.best_button, self.save_button,
@@ -139,6 +146,7 @@ class ThresholdPanel(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys stay the window's shortcuts
         self.best_button.clicked.connect(self._on_best_button_clicked)
         self.score_button.clicked.connect(self.scoreFolderRequested)
+        self.stop_button.clicked.connect(self.stopScoringRequested)
         self.class_combo.currentIndexChanged.connect(self._on_class_combo_current_index_changed)
         self.save_button.clicked.connect(self.saveProfileRequested)
         self.load_button.clicked.connect(self.loadProfileRequested)
@@ -211,10 +219,12 @@ class ThresholdPanel(QWidget):
     def set_progress(self, done: int, total: int) -> None:
         if total <= 0 or done >= total:
             self.progress.hide()
+            self.stop_button.hide()
             return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.show()
+        self.stop_button.show()
 
     def set_image_counts(self, text: str) -> None:
         self.image_label.setText(text)

@@ -197,3 +197,22 @@ def test_a_big_folder_is_scored_only_on_request(window, qtbot, tiny_model, image
     w.threshold_panel.score_button.click()
     qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
     assert w.folder_stats.scored.images == 4
+
+
+def test_folder_scoring_can_be_stopped_and_resumed(window, qtbot, tiny_model, tmp_path):
+    from gui_test_data import make_images
+
+    w = window
+    make_images(tmp_path / "many", 60)
+    w.open_folder(tmp_path / "many", wait=True)
+    w.open_model(tiny_model)
+    qtbot.waitUntil(lambda: w.threshold_panel.stop_button.isVisibleTo(w.threshold_panel), timeout=60000)
+    w.threshold_panel.stop_button.click()
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    calls = w.worker.model_calls
+    qtbot.wait(200)
+    assert w.worker.model_calls == calls and w.folder_stats is None  # really stopped
+    assert w.threshold_panel.score_button.isVisibleTo(w.threshold_panel)
+    w.threshold_panel.score_button.click()
+    qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
+    assert w.folder_stats.scored.images == 60
