@@ -45,7 +45,7 @@ class ReviewProxy(ImageFilterProxy):
         if 0 <= row < len(self._accepted):
             self._accepted[row] = on
             if self._filter == FILTER_NOT_ACCEPTED:
-                self.invalidateFilter()
+                self.invalidate()
 
     def set_order(self, order: int) -> None:
         self._order = order
@@ -87,13 +87,14 @@ class ReviewProxy(ImageFilterProxy):
         f = self._filter
         if f == FILTER_ALL or source_row >= len(self._count):
             return True
+        # plain bools: a numpy bool handed back to Qt raises inside the C++ call (and crashes)
         if f == FILTER_WITH:
-            return self._count[source_row] > 0
+            return bool(self._count[source_row] > 0)
         if f == FILTER_WITHOUT:
-            return self._count[source_row] == 0
+            return bool(self._count[source_row] == 0)
         if f == FILTER_DISAGREE:
-            return self._disagree[source_row] > 0
-        return not self._accepted[source_row]
+            return bool(self._disagree[source_row] > 0)
+        return not bool(self._accepted[source_row])
 
 
 class ReviewBar(QWidget):

@@ -152,6 +152,10 @@ def test_review_queue_orders_by_disagreement_and_accepts_with_the_keyboard(label
     assert w.current_row == order[1]
     assert w.edits.is_reviewed(w.paths[order[0]])
     assert w.image_list.model.mark(order[0]) == "✓"
+    from gui.review_queue import FILTER_NOT_ACCEPTED
+
+    w.review_bar.filter_combo.setCurrentIndex(FILTER_NOT_ACCEPTED)
+    assert order[0] not in w.image_list.visible_rows() and len(w.image_list.visible_rows()) == 4
 
 
 def test_profile_saved_by_the_panel_round_trips_through_the_cli(labelled, qtbot, tmp_path, tiny_model, image_dir):
