@@ -42,12 +42,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def match(pred: Detections, gt: Detections, iou_thresholds: Iterable[float] = (0.5,)) -> np.ndarray:
-    """(len(pred), T) bool: is prediction i a true positive at IoU threshold t?"""
-    thr = np.asarray(tuple(iou_thresholds), np.float64)
-    tp = np.zeros((len(pred), len(thr)), bool)
+def _greedy_match(pred: Detections, gt: Detections, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one matching rule: per class, predictions by descending confidence each take the
+    untaken ground-truth box of highest IoU if it reaches the threshold.
+    Returns (pred_tp (P, T), gt_found (G, T)) bool."""
+    tp = np.zeros((len(pred), len(thresholds)), bool)
+    found = np.zeros((len(gt), len(thresholds)), bool)
     if len(pred) == 0 or len(gt) == 0:
-        return tp
+        return tp, found
     for c in np.unique(pred.class_id):
         pi = np.flatnonzero(pred.class_id == c)
         gi = np.flatnonzero(gt.class_id == c)
@@ -55,38 +57,28 @@ def match(pred: Detections, gt: Detections, iou_thresholds: Iterable[float] = (0
             continue
         pi = pi[np.argsort(-pred.confidence[pi], kind="stable")]
         ious = box_iou(pred.xyxy[pi], gt.xyxy[gi])
-        for t, th in enumerate(thr):
-            taken = np.zeros(len(gi), bool)
+        for t, th in enumerate(thresholds):
+            taken = found[gi, t]  # a copy: written back below
             for row, p in enumerate(pi):
                 cand = np.where(taken, -1.0, ious[row])
                 j = int(cand.argmax())
                 if cand[j] >= th:
                     taken[j] = True
                     tp[p, t] = True
-    return tp
+            found[gi, t] = taken
+    return tp, found
+
+
+def match(pred: Detections, gt: Detections, iou_thresholds: Iterable[float] = (0.5,)) -> np.ndarray:
+    """(len(pred), T) bool: is prediction i a true positive at IoU threshold t?"""
+    return _greedy_match(pred, gt, np.asarray(tuple(iou_thresholds), np.float64))[0]
 
 
 def match_both(pred: Detections, gt: Detections, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """(pred_tp (len(pred),) bool, gt_found (len(gt),) bool): `match`'s greedy rule at one IoU,
-    also saying which ground-truth boxes were found (the GUI draws the others as missed)."""
-    pred_tp = np.zeros(len(pred), bool)
-    gt_found = np.zeros(len(gt), bool)
-    if len(pred) == 0 or len(gt) == 0:
-        return pred_tp, gt_found
-    for c in np.unique(pred.class_id):
-        pi = np.flatnonzero(pred.class_id == c)
-        gi = np.flatnonzero(gt.class_id == c)
-        if len(gi) == 0:
-            continue
-        pi = pi[np.argsort(-pred.confidence[pi], kind="stable")]
-        ious = box_iou(pred.xyxy[pi], gt.xyxy[gi])
-        for row, p in enumerate(pi):
-            cand = np.where(gt_found[gi], -1.0, ious[row])
-            j = int(cand.argmax())
-            if cand[j] >= iou:
-                gt_found[gi[j]] = True
-                pred_tp[p] = True
-    return pred_tp, gt_found
+    """(pred_tp (len(pred),) bool, gt_found (len(gt),) bool) at one IoU: also says which
+    ground-truth boxes were found (the GUI draws the others as missed)."""
+    tp, found = _greedy_match(pred, gt, np.asarray([iou], np.float64))
+    return tp[:, 0], found[:, 0]
 
 
 def match_counts(pred: Detections, gt: Detections, iou: float = 0.5) -> tuple[int, int, int]:
