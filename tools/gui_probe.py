@@ -78,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         window.open_folder(folder, wait=True)
         wait(lambda: len(window.paths) == args.browse, args.timeout)
         t = time.time()
+        def shown():  # this image's detections are in: not "idle", a folder scan may be running
+            return window.cache.get(window.model_id, window.current_path) is not None
+
         for _ in range(args.browse - 1):
             window.next_image()
-            wait(window.is_idle, args.timeout)
+            wait(shown, args.timeout)
         result["browsed_images"] = args.browse
         result["browse_s"] = round(time.time() - t, 1)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
