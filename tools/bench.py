@@ -196,11 +196,27 @@ def bench_gui(browse: int, folder_files: int) -> dict:
         return {"error": proc.stderr[-800:]}
 
 
+def bench_soak(n_images: int) -> dict:
+    """The window soak test at full length: random browsing and slider moves over `n_images`."""
+    env = dict(os.environ, SCRIPTLENS_SOAK_IMAGES=str(n_images), QT_QPA_PLATFORM="offscreen")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/gui/test_soak_and_bad_inputs.py::test_soak_random_browsing_and_sliders_stays_bounded"],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    import resource
+
+    return {"images": n_images, "passed": proc.returncode == 0, "seconds": round(time.perf_counter() - t0, 1),
+            "peak_rss_mb_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            "tail": proc.stdout.strip().splitlines()[-1:]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and files (a smoke run)")
     ap.add_argument("--model", type=Path, default=DEMO_MODEL)
     ap.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json")
+    ap.add_argument("--soak", type=int, default=0, metavar="N",
+                    help="also run the GUI soak test over N images (issue 7's long version, e.g. 5000)")
     args = ap.parse_args(argv)
     import torch
 
@@ -215,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "folder_listing": bench_listing(2000 if args.quick else 20000),
         "gui": bench_gui(200 if args.quick else 2000, 2000 if args.quick else 20000),
     }
+    if args.soak:
+        result["soak"] = bench_soak(args.soak)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     print_table(result)
@@ -239,6 +257,8 @@ def print_table(r: dict) -> None:
     lst = r["folder_listing"]
     print(f"folder listing: {lst['files']} files in {lst['list_ms']:.0f} ms")
     g = r["gui"]
+    if "soak" in r:
+        print(f"soak: {r['soak']}")
     print(f"gui: window shown {g.get('window_shown_s')} s, first detections {g.get('first_detections_s')} s after process start; "
           f"{g.get('folder_files')}-file folder -> first image {g.get('folder_first_image_s')} s; "
           f"peak RSS {g.get('peak_rss_mb')} MB after browsing {g.get('browsed_images')} images ({g.get('browse_s')} s)"
