@@ -16,7 +16,7 @@ from .detections import Detections
 from .errors import LabelWriteError, ScriptLensError
 from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
 
-ExportItem = tuple[Path, "Detections | ScriptLensError", tuple[int, int]]
+ExportItem = tuple[Path, Detections | ScriptLensError, tuple[int, int]]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ README's numbers come from a run that finished all its iterations.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import time
@@ -252,7 +251,6 @@ def make_batch(images, labels, idx, rng, train: bool):
             img, lab = augment(img, lab, rng)
         ims.append(img[..., ::-1])  # BGR -> RGB, as inference does
         if len(lab):
-            S = img.shape[0]
             cxcywh = np.stack([(lab[:, 1] + lab[:, 3]) / 2, (lab[:, 2] + lab[:, 4]) / 2,
                                lab[:, 3] - lab[:, 1], lab[:, 4] - lab[:, 2]], 1)
             targets.append(np.concatenate([np.full((len(lab), 1), bi), lab[:, :1], cxcywh], 1))

@@ -3,7 +3,6 @@ The bad-input corpus is generated in tmp_path: no binaries committed."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2

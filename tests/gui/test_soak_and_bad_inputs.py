@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from corpus import build_corpus, deny_reads, reads_are_denied
 from gui.image_list import STATE_ERROR
