@@ -44,11 +44,15 @@ class StatsRequest:
     max_det: int
     num_classes: int
     start: int = 0  # the worker handles the folder in slices and re-queues the rest
+    # Above FLOOR_CONF: a QUICK pass after an NMS change. Greedy NMS and greedy matching both go
+    # by descending confidence, so every box and TP flag above this floor is exactly what the
+    # full pass gives; only the curves below it (and AP) wait for the full pass, which follows.
+    floor: float = FLOOR_CONF
     cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @property
     def key(self) -> tuple:
-        return (self.model_id, self.iou, self.agnostic, self.max_det, self.gt_source, self.num_classes)
+        return (self.model_id, self.iou, self.agnostic, self.max_det, self.gt_source, self.num_classes, self.floor)
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,11 @@ class FolderStats:
     images: dict[str, ImageScore]  # image path -> its score
     failed: int  # images that could not be read
     bad_labels: tuple[str, ...]  # label files that could not be parsed (counted as negatives)
+    floor: float = FLOOR_CONF  # > FLOOR_CONF: a quick pass, exact only for thresholds >= floor
 
 
-def floor_thresholds(iou: float, agnostic: bool, max_det: int) -> Thresholds:
-    return Thresholds(conf=FLOOR_CONF, iou=iou, agnostic=agnostic, max_det=max_det)
+def floor_thresholds(iou: float, agnostic: bool, max_det: int, floor: float = FLOOR_CONF) -> Thresholds:
+    return Thresholds(conf=floor, iou=iou, agnostic=agnostic, max_det=max_det)
 
 
 def score_image(floor: Detections, gt: Detections | None) -> ImageScore:

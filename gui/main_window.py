@@ -38,7 +38,7 @@ from .candidate_cache import CandidateCache
 from .canvas import Canvas
 from .edits import EditStore
 from .export_dialog import ExportChoice, ExportDialog, ExportProgressDialog
-from .folder_stats import StatsRequest, image_counts
+from .folder_stats import FLOOR_CONF, StatsRequest, image_counts
 from .gt_overlay import LEGEND, prediction_styles
 from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
@@ -59,6 +59,7 @@ IMAGE_CACHE_SIZE = 12
 PREFETCH_OFFSETS = (1, 2, -1)
 STATS_DEBOUNCE_MS = 250  # IoU / agnostic / max-det: rescore the folder this long after the last change
 REVIEW_DEBOUNCE_MS = 150  # review-queue keys after a confidence change
+QUICK_FLOOR_MIN = 0.05  # below this a quick pass saves little: go straight to the full floor
 AUTO_SCORE_MAX = 5000  # bigger folders are scored when asked (Score folder): hours of CPU otherwise
 
 
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
         self.canvas.customContextMenuRequested.connect(self._on_canvas_context_menu_requested)
         w.statsProgress.connect(self._on_worker_stats_progress)
         w.statsReady.connect(self._on_worker_stats_ready)
-        self._stats_timer.timeout.connect(self.request_folder_stats)
+        self._stats_timer.timeout.connect(self._on_stats_timer_timeout)
         self._review_timer.timeout.connect(self._update_review_keys)
         tp = self.threshold_panel
         tp.bestF1Requested.connect(self._on_threshold_panel_best_f1_requested)
@@ -1003,8 +1004,13 @@ class MainWindow(QMainWindow):
     def folder_stats(self):
         return self._stats
 
-    def request_folder_stats(self) -> int | None:
-        """Score the whole folder in the worker (background, cancellable, with progress)."""
+    def request_folder_stats(self, quick: bool = False) -> int | None:
+        """Score the whole folder in the worker (background, cancellable, with progress).
+
+        `quick` (after an IoU / agnostic / max-det change): first score only what lies above the
+        current thresholds -- ~0.5 ms an image instead of ~6 ms at the 0.001 floor, and exact
+        there (see StatsRequest.floor) -- so the numbers follow the slider within about half a
+        second for 1,000 images; the full pass is requested when it lands."""
         self._stats_timer.stop()
         if not self._model_id or self._info is None or not self._paths:
             return None
@@ -1019,8 +1025,12 @@ class MainWindow(QMainWindow):
                 "(background) for folder metrics and the review queue.")
             return None
         t = self.thresholds()
+        floor = FLOOR_CONF
+        if quick and self._stats is not None:
+            lowest = min([t.conf] + [v for _, v in t.class_conf])
+            floor = lowest if lowest >= QUICK_FLOOR_MIN else FLOOR_CONF
         request = StatsRequest(next(self._ids), self._model_id, tuple(self._paths), self._gt_source,
-                               t.iou, t.agnostic, t.max_det, len(self._info.names))
+                               t.iou, t.agnostic, t.max_det, len(self._info.names), floor=floor)
         if self._stats is not None and self._stats.key == request.key:
             return None  # already scored with these settings
         if self._stats_request is not None and self._stats_request.key == request.key:
@@ -1050,6 +1060,9 @@ class MainWindow(QMainWindow):
         self.threshold_panel.score_button.show()
         self.statusBar().showMessage("Folder scoring stopped; Score folder resumes it.", 8000)
 
+    def _on_stats_timer_timeout(self) -> None:
+        self.request_folder_stats(quick=True)
+
     def _on_nms_settings_changed(self, *_args) -> None:
         self._stats_timer.start()  # debounced: rescoring needs NMS on every image
 
@@ -1063,13 +1076,15 @@ class MainWindow(QMainWindow):
         self._stats_request = None
         self._stats = stats
         self.threshold_panel.set_progress(0, 0)
-        self.threshold_panel.set_scored(stats.scored)
+        self.threshold_panel.set_scored(stats.scored, partial_floor=stats.floor if stats.floor > FLOOR_CONF else None)
         self._update_threshold_panel()
         self._update_review_keys()
         if stats.bad_labels and not self._gt_error_shown:
             self._gt_error_shown = True
             self.show_error(f"{len(stats.bad_labels)} label file(s) could not be read and count as empty: "
                             f"{stats.bad_labels[0]}")
+        if stats.floor > FLOOR_CONF:
+            self.request_folder_stats()  # the quick pass is in: now the curves below it
 
     def _update_threshold_panel(self) -> None:
         t = self.thresholds()

@@ -54,6 +54,7 @@ class ThresholdPanel(QWidget):
         super().__init__(parent)
         self._names: tuple[str, ...] = ()
         self._scored: curves.ScoredFolder | None = None
+        self._partial_floor: float | None = None
         self._map_cache: dict[object, float] = {}
 
         # header: ground truth, progress, class view, best F1
@@ -240,10 +241,13 @@ class ThresholdPanel(QWidget):
         return table
 
     # ------------------------------------------------------------------ stats
-    def set_scored(self, scored: curves.ScoredFolder | None) -> None:
+    def set_scored(self, scored: curves.ScoredFolder | None, partial_floor: float | None = None) -> None:
+        """`partial_floor`: the scores are a quick pass, exact only for thresholds above it."""
         self._scored = scored
+        self._partial_floor = partial_floor
         self._map_cache.clear()
-        self.best_button.setEnabled(scored is not None and scored.has_ground_truth)
+        # Best F1 needs the whole curve: not from a quick pass
+        self.best_button.setEnabled(scored is not None and scored.has_ground_truth and partial_floor is None)
 
     @property
     def scored(self) -> curves.ScoredFolder | None:
@@ -260,6 +264,11 @@ class ThresholdPanel(QWidget):
             return
         c = self.class_view()
         own = class_conf.get(c, conf) if c is not None else conf
+        partial = self._partial_floor
+        if partial is not None and min([own, conf] + list(class_conf.values())) < partial:
+            self.metrics_label.setText(f"Updating: the folder is being rescored below {partial:.2f}…")
+            self.counts_label.setText("")
+            return
         pm = curves.metrics_at(sf, own if c is not None else conf, c, () if c is not None else tuple(class_conf.items()))
         n_pred = pm.tp + pm.fp
         scope = "all classes" if c is None else self._names[c] if c < len(self._names) else f"class {c}"
@@ -268,7 +277,7 @@ class ThresholdPanel(QWidget):
             if key not in self._map_cache:
                 self._map_cache[key] = curves.ap50(sf, c)
             m = self._map_cache[key]
-            m_text = "—" if not np.isfinite(m) else f"{m:.3f}"
+            m_text = "…" if partial is not None else "—" if not np.isfinite(m) else f"{m:.3f}"
             self.metrics_label.setText(
                 f"<b>{scope}</b>, {sf.images} images<br>"
                 f"Precision <b>{pm.precision:.3f}</b> &nbsp; Recall <b>{pm.recall:.3f}</b><br>"

@@ -136,6 +136,7 @@ class EngineWorker(QObject):
         self._floor: dict[str, object] = {}
         self._floor_failed: set[str] = set()
         self._floor_bad_labels: dict[str, str] = {}
+        self._gt_cache: dict[tuple, tuple] = {}  # (source, image) -> (label mtime, image wh, Detections | None)
         self.model_calls = 0  # how many times the model ran (tests count these)
         self._busy = False
         self._wake.connect(self._on_wake)
@@ -311,7 +312,7 @@ class EngineWorker(QObject):
         if req.key != self._floor_key:
             self._floor_key, self._floor = req.key, {}
             self._floor_failed, self._floor_bad_labels = set(), {}
-        t = floor_thresholds(req.iou, req.agnostic, req.max_det)
+        t = floor_thresholds(req.iou, req.agnostic, req.max_det, req.floor)
         deadline = time.perf_counter() + 0.05
         i, ran_model = req.start, False
         while i < len(req.paths):
@@ -337,7 +338,7 @@ class EngineWorker(QObject):
                 if req.gt_source is not None:
                     h, w = candidates.geometry.source_hw
                     try:
-                        gt = req.gt_source.load(path, (w, h))
+                        gt = self._ground_truth(req.gt_source, path, (w, h))
                     except ValueError as exc:
                         self._floor_bad_labels[key] = str(exc)
                         gt = None
@@ -356,7 +357,26 @@ class EngineWorker(QObject):
         images = {str(p): self._floor[str(p)] for p in req.paths if str(p) in self._floor}
         scored = build_scored_folder(list(images.values()), req.num_classes, req.gt_source is not None)
         self.statsReady.emit(FolderStats(req.id, req.key, scored, images, len(self._floor_failed),
-                                         tuple(self._floor_bad_labels.values())))
+                                         tuple(self._floor_bad_labels.values()), req.floor))
+
+    def _ground_truth(self, source, path: Path, image_wh: tuple[int, int]):
+        """A label file parsed once per folder scan setting change is parsed again on the next
+        (every IoU change): keep it, keyed by file and modification time (edits outside the
+        app are still seen). Bounded: one entry per image of the folder."""
+        label = source.path_for(path)
+        try:
+            stamp = label.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        key = (source, str(path))
+        hit = self._gt_cache.get(key)
+        if hit is not None and hit[0] == stamp and hit[1] == image_wh:
+            return hit[2]
+        gt = source.load(path, image_wh)
+        if len(self._gt_cache) > 200_000:
+            self._gt_cache.clear()
+        self._gt_cache[key] = (stamp, image_wh, gt)
+        return gt
 
     def _handle_export(self, req: ExportRequest) -> None:
         from engine.export import export_labels

@@ -220,3 +220,33 @@ def test_folder_scoring_can_be_stopped_and_resumed(window, qtbot, tiny_model, tm
     w.threshold_panel.score_button.click()
     qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
     assert w.folder_stats.scored.images == 60
+
+
+def test_iou_change_refreshes_from_a_quick_pass_then_the_full_floor(labelled, qtbot):
+    """After an NMS change the panel first gets a pass above the current threshold (exact
+    there), then the full 0.001 floor for the curves and mAP."""
+    from PySide6.QtCore import QObject, Slot
+
+    from engine.curves import metrics_at
+    from gui.folder_stats import FLOOR_CONF
+
+    w = labelled
+    seen = []  # (floor, best button enabled, TP/FP/FN at 0.25) after the window applied each result
+
+    class Recorder(QObject):  # a main-thread receiver: its queued slot runs after the window's
+        @Slot(object)
+        def on_ready(self, stats):
+            pm = metrics_at(w.folder_stats.scored, 0.25)
+            seen.append((stats.floor, w.threshold_panel.best_button.isEnabled(), (pm.tp, pm.fp, pm.fn)))
+
+    recorder = Recorder()
+    w.worker.statsReady.connect(recorder.on_ready)
+    w.side_panel.iou_slider.setValue(0.95)
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == FLOOR_CONF, timeout=30000)
+    quick_floor, quick_best, quick_counts = seen[0]
+    assert quick_floor == pytest.approx(0.25)  # the quick pass, at the current confidence
+    assert not quick_best  # best F1 waits for the whole curve
+    assert quick_counts == (3, 13, 1)  # the hand-computed numbers, already exact
+    full_floor, full_best, full_counts = seen[-1]
+    assert full_counts == quick_counts and full_best
+    assert "rescored" not in w.threshold_panel.metrics_label.text()
