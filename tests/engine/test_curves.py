@@ -4,16 +4,8 @@ import numpy as np
 import pytest
 
 from engine.curves import ScoredFolder, ap50, best_f1, count_vs_threshold, f1_curve, metrics_at, pr_curve
-from engine.detections import Detections
 from engine.metrics import evaluate
-
-
-def D(rows):
-    """rows of (x1, y1, x2, y2, conf, cls)."""
-    if not rows:
-        return Detections.empty()
-    a = np.asarray(rows, np.float64)
-    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(int))
+from detection_rows import dets as D
 
 
 # Image 1: two objects of class 0; predictions: hit (0.9), miss-placed (0.6), hit (0.3).

@@ -15,11 +15,7 @@ from engine.detections import Detections
 from engine.errors import LabelWriteError, ScriptLensError
 from engine.export import ExportOptions, export_labels
 from engine.labels import OnExisting, format_yolo, label_path_for, parse_yolo, write_label
-
-
-def det(rows):
-    a = np.asarray(rows, np.float64).reshape(-1, 6)
-    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(np.int64))
+from detection_rows import dets as det
 
 
 def test_format_hand_computed():

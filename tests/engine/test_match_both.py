@@ -1,18 +1,10 @@
 """engine.metrics.match_both: the same greedy rule as `match`, plus which labels were found."""
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.detections import Detections
 from engine.metrics import match, match_both, match_counts
-
-
-def D(rows):
-    if not rows:
-        return Detections.empty()
-    a = np.asarray(rows, np.float64)
-    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(int))
+from detection_rows import dets as D
 
 
 def test_hand_case():

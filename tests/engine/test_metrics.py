@@ -9,14 +9,7 @@ import pytest
 
 from engine.detections import Detections
 from engine.metrics import COCO_IOUS, average_precision, box_iou, evaluate, match, match_counts
-
-
-def dets(rows) -> Detections:
-    """rows: (x1, y1, x2, y2, conf, cls)"""
-    if not rows:
-        return Detections.empty()
-    a = np.asarray(rows, np.float64)
-    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(int))
+from detection_rows import dets
 
 
 def gts(rows) -> Detections:

@@ -5,13 +5,7 @@ import numpy as np
 from engine.curves import ScoredFolder, ap50, metrics_at
 from engine.detections import Detections
 from gui.folder_stats import build_scored_folder, image_counts, score_image
-
-
-def D(rows):
-    if not rows:
-        return Detections.empty()
-    a = np.asarray(rows, np.float64)
-    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(int))
+from detection_rows import dets as D
 
 
 PAIRS = [
