@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.curves import ScoredFolder
 from engine.detections import Detections
-from engine.metrics import match
+from engine.batched_matching import match_many
 from engine.thresholds import Thresholds
 
 FLOOR_CONF = 0.001  # the same floor as `scriptlens eval` (AP needs the whole curve)
@@ -82,11 +82,17 @@ def floor_thresholds(iou: float, agnostic: bool, max_det: int, floor: float = FL
 
 
 def score_image(floor: Detections, gt: Detections | None) -> ImageScore:
-    order = np.argsort(-floor.confidence, kind="stable")
-    floor = floor[order]
-    if gt is None:
-        return ImageScore(floor.confidence, floor.class_id, np.zeros(len(floor), bool), np.zeros(0, np.int64), False)
-    return ImageScore(floor.confidence, floor.class_id, match(floor, gt, (0.5,))[:, 0], gt.class_id.copy(), True)
+    return score_images([floor], [gt])[0]
+
+
+def score_images(floors: list[Detections], gts: list[Detections | None]) -> list[ImageScore]:
+    """Each image's floor detections sorted by confidence with TP flags at IoU 0.5 (matched in
+    one batch: `engine.batched_matching`, equal to `engine.metrics.match`)."""
+    floors = [f[np.argsort(-f.confidence, kind="stable")] for f in floors]
+    tps = match_many(floors, gts, 0.5)
+    return [ImageScore(f.confidence, f.class_id, tp,
+                       gt.class_id.copy() if gt is not None else np.zeros(0, np.int64), gt is not None)
+            for f, gt, tp in zip(floors, gts, tps)]
 
 
 def build_scored_folder(scores: list[ImageScore], num_classes: int, has_gt: bool) -> ScoredFolder:

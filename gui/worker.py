@@ -29,15 +29,18 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from engine.batched_thresholds import apply_thresholds_many
 from engine.detections import Detections
 from engine.errors import ScriptLensError
 from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .candidate_cache import CandidateCache
-from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_image
+from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_images
 
 log = logging.getLogger(__name__)
+
+STATS_BATCH = 128  # images scored per batched NMS + matching call during a folder scan
 
 
 @dataclass(frozen=True)
@@ -315,6 +318,17 @@ class EngineWorker(QObject):
         t = floor_thresholds(req.iou, req.agnostic, req.max_det, req.floor)
         deadline = time.perf_counter() + 0.05
         i, ran_model = req.start, False
+        # cached images are scored in batches (engine.batched_*): per image, NMS and matching
+        # on a dozen boxes are mostly numpy call overhead
+        pending: list[tuple[str, object, Detections | None]] = []
+
+        def flush() -> None:
+            if pending:
+                floors = apply_thresholds_many([c for _, c, _ in pending], t)
+                for (key, _, _), score in zip(pending, score_images(floors, [g for _, _, g in pending])):
+                    self._floor[key] = score
+                pending.clear()
+
         while i < len(req.paths):
             path = req.paths[i]
             key = str(path)
@@ -344,10 +358,13 @@ class EngineWorker(QObject):
                         gt = None
                     if gt is None:  # no label file: a negative, as in `scriptlens eval`
                         gt = Detections.empty()
-                self._floor[key] = score_image(apply_thresholds(candidates, t), gt)
+                pending.append((key, candidates, gt))
+                if len(pending) >= STATS_BATCH:
+                    flush()
             i += 1
             if time.perf_counter() > deadline:
                 break
+        flush()
         self.statsProgress.emit(req.id, i, len(req.paths))
         if i < len(req.paths):
             with self._lock:
