@@ -330,6 +330,7 @@ class MainWindow(QMainWindow):
         sp.iouChanged.connect(self._on_nms_settings_changed)
         sp.agnosticChanged.connect(self._on_nms_settings_changed)
         sp.maxDetChanged.connect(self._on_nms_settings_changed)
+        sp.iouReleased.connect(self._on_side_panel_iou_released)
         self.edits.changed.connect(self._on_edits_changed)
         self.edits.reviewedChanged.connect(self._on_edits_reviewed_changed)
         self.review_bar.orderChanged.connect(self._on_review_bar_order_changed)
@@ -1065,6 +1066,12 @@ class MainWindow(QMainWindow):
 
     def _on_nms_settings_changed(self, *_args) -> None:
         self._stats_timer.start()  # debounced: rescoring needs NMS on every image
+
+    def _on_side_panel_iou_released(self) -> None:
+        # the debounce is for typed values and keyboard steps; a released slider is final
+        if self._stats_timer.isActive():
+            self._stats_timer.stop()
+            self.request_folder_stats(quick=True)
 
     def _on_worker_stats_progress(self, request_id: int, done: int, total: int) -> None:
         if self._stats_request is not None and request_id == self._stats_request.id:

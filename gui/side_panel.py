@@ -35,6 +35,7 @@ def _slider(value: float) -> QLabeledDoubleSlider:
 class SidePanel(QWidget):
     confChanged = Signal(float)
     iouChanged = Signal(float)
+    iouReleased = Signal()  # the user let go of the IoU slider: no need to wait for a pause
     agnosticChanged = Signal(bool)
     maxDetChanged = Signal(int)
     classFilterChanged = Signal()  # read `checked_classes()`
@@ -115,6 +116,7 @@ class SidePanel(QWidget):
 
         self.conf_slider.valueChanged.connect(self.confChanged)
         self.iou_slider.valueChanged.connect(self.iouChanged)
+        self.iou_slider.sliderReleased.connect(self.iouReleased)
         self.agnostic_box.toggled.connect(self.agnosticChanged)
         self.max_det_spin.valueChanged.connect(self.maxDetChanged)
         self.show_labels_box.toggled.connect(self.showLabelsChanged)

@@ -250,3 +250,14 @@ def test_iou_change_refreshes_from_a_quick_pass_then_the_full_floor(labelled, qt
     full_floor, full_best, full_counts = seen[-1]
     assert full_counts == quick_counts and full_best
     assert "rescored" not in w.threshold_panel.metrics_label.text()
+
+
+def test_releasing_the_iou_slider_rescores_without_waiting_for_the_debounce(labelled, qtbot):
+    w = labelled
+    before = w.folder_stats
+    w.side_panel.iou_slider.setValue(0.95)  # as a drag does: the debounce timer starts
+    assert w._stats_timer.isActive()
+    w.side_panel.iou_slider.sliderReleased.emit()  # the user lets go
+    assert not w._stats_timer.isActive()
+    assert w._stats_request is not None and w._stats_request.iou == pytest.approx(0.95)
+    qtbot.waitUntil(lambda: w.folder_stats is not before and w.folder_stats.key[1] == pytest.approx(0.95), timeout=30000)
