@@ -73,6 +73,12 @@ class ThresholdPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop scoring the folder (Score folder resumes; scored images are kept)")
         self.stop_button.hide()
+        # the progress row keeps its height while hidden: otherwise each background rescan
+        # would grow and shrink the dock, and the image beside it would re-zoom under the mouse
+        for widget in (self.progress, self.stop_button):
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         self.class_combo = QComboBox()
         self.class_combo.addItem("All classes", None)
         self.best_button = QPushButton("Best F1")
