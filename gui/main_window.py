@@ -1241,22 +1241,28 @@ class MainWindow(QMainWindow):
         editor.set_selected_class((int(editor.detections().class_id[i]) + 1) % nc)
 
     def _on_canvas_context_menu_requested(self, pos) -> None:
+        menu = self.edit_context_menu(self.canvas.mapToScene(pos))
+        if menu is not None:
+            menu.exec(self.canvas.mapToGlobal(pos))
+
+    def edit_context_menu(self, scene_pos) -> QMenu | None:
+        """The right-click menu in edit mode: on a box, its class and Delete (the box gets
+        selected); elsewhere, the class of new boxes. Built apart from exec() so it can be
+        tested without a modal popup."""
         editor = self.canvas.editor
         if not editor.active or self._info is None:
-            return
-        i = editor.box_at(self.canvas.mapToScene(pos))
+            return None
+        i = editor.box_at(scene_pos)
+        menu = QMenu(self)
         if i < 0:
-            menu = QMenu(self)
             menu.addSection("Class of new boxes")
             for k, name in enumerate(self._info.names):
                 act = menu.addAction(f"{k}  {name}")
                 act.setCheckable(True)
                 act.setChecked(k == editor.draw_class)
                 act.triggered.connect(lambda _=False, k=k: setattr(editor, "draw_class", k))
-            menu.exec(self.canvas.mapToGlobal(pos))
-            return
+            return menu
         editor.select(i)
-        menu = QMenu(self)
         for k, name in enumerate(self._info.names):
             act = menu.addAction(f"{k}  {name}")
             act.setCheckable(True)
@@ -1264,7 +1270,7 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, k=k: editor.set_selected_class(k))
         menu.addSeparator()
         menu.addAction("Delete box", editor.delete_selected)
-        menu.exec(self.canvas.mapToGlobal(pos))
+        return menu
 
     def _on_revert_triggered(self) -> None:
         if self.current_path is not None:
