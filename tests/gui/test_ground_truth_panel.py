@@ -261,3 +261,16 @@ def test_releasing_the_iou_slider_rescores_without_waiting_for_the_debounce(labe
     assert not w._stats_timer.isActive()
     assert w._stats_request is not None and w._stats_request.iou == pytest.approx(0.95)
     qtbot.waitUntil(lambda: w.folder_stats is not before and w.folder_stats.key[1] == pytest.approx(0.95), timeout=30000)
+
+
+def test_progress_row_showing_and_hiding_does_not_resize_the_image(labelled, qtbot):
+    w = labelled
+    qtbot.wait(50)
+    size, zoom = w.canvas.viewport().size(), w.canvas.transform().m11()
+    w.threshold_panel.set_progress(3, 10)  # a background rescan starts...
+    qtbot.wait(50)
+    assert w.threshold_panel.progress.isVisible()
+    assert (w.canvas.viewport().size(), w.canvas.transform().m11()) == (size, zoom)
+    w.threshold_panel.set_progress(0, 0)  # ...and ends
+    qtbot.wait(50)
+    assert (w.canvas.viewport().size(), w.canvas.transform().m11()) == (size, zoom)
