@@ -29,8 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.letterbox import letterbox
-from tools.make_shapes import NAMES, make_one
+from engine.letterbox import compute_geometry, letterbox
+from tools.make_shapes import NAMES, image_size, make_one
 
 log = logging.getLogger("train_demo")
 
@@ -201,30 +201,95 @@ def kmeans_anchors(labels: list[np.ndarray], k: int = 9, seed: int = 0) -> np.nd
 # --------------------------------------------------------------------------- augmentation
 
 
+def content_windows(seed: int, count: int, imgsz: int) -> np.ndarray:
+    """(count, 4) y0, x0, h, w: the part of each cached letterboxed image that holds pixels
+    (not padding), widened to a multiple of 32 and centred on them. The image size is the first
+    draw of make_shapes' per-image generator, so no image is rendered again."""
+    out = np.zeros((count, 4), np.int64)
+    for i in range(count):
+        w, h = image_size(np.random.default_rng([seed, i]))
+        geom, (nw, nh), _ = compute_geometry((h, w), (imgsz, imgsz), "yolov5")
+        ch, cw = min(imgsz, math.ceil(nh / 32) * 32), min(imgsz, math.ceil(nw / 32) * 32)
+        y0 = min(max(0, geom.pad_top + nh // 2 - ch // 2), imgsz - ch)
+        x0 = min(max(0, geom.pad_left + nw // 2 - cw // 2), imgsz - cw)
+        out[i] = y0, x0, ch, cw
+    return out
+
+
+class RectSampler:
+    """Batches of images whose content windows share a shape, so a batch of panoramas is a
+    (B, 3, 128, 320) tensor instead of 320x320 of mostly padding: ~36% fewer pixels per image,
+    spent on more iterations. A fraction of batches stay full squares so the model keeps
+    seeing letterbox bands exactly as inference does. Portrait windows are transposed to
+    landscape (a symmetry the augmentation uses anyway), so each group has one shape."""
+
+    def __init__(self, windows: np.ndarray, batch: int, rng: np.random.Generator, square_fraction: float = 0.2):
+        self.windows, self.batch, self.rng, self.square_fraction = windows, batch, rng, square_fraction
+        short = np.minimum(windows[:, 2], windows[:, 3])
+        groups = [np.flatnonzero(short == s) for s in np.unique(short)]
+        self.groups = [g for g in groups if len(g) >= batch]  # tiny groups: squares only
+        self.weights = np.array([len(g) for g in self.groups], np.float64)
+        self.weights /= max(1.0, self.weights.sum())
+        self.orders = [rng.permutation(g) for g in self.groups]
+        self.pos = [0] * len(self.groups)
+        self.all, self.all_pos = rng.permutation(len(windows)), 0
+
+    def next(self) -> tuple[np.ndarray, bool]:
+        """(image indices, cut to their windows?)"""
+        if not self.groups or self.rng.random() < self.square_fraction:
+            if self.all_pos + self.batch > len(self.all):
+                self.all, self.all_pos = self.rng.permutation(len(self.windows)), 0
+            idx = self.all[self.all_pos : self.all_pos + self.batch]
+            self.all_pos += self.batch
+            return idx, False
+        g = int(self.rng.choice(len(self.groups), p=self.weights))
+        if self.pos[g] + self.batch > len(self.orders[g]):
+            self.orders[g], self.pos[g] = self.rng.permutation(self.groups[g]), 0
+        idx = self.orders[g][self.pos[g] : self.pos[g] + self.batch]
+        self.pos[g] += self.batch
+        return idx, True
+
+
+def crop_window(img: np.ndarray, lab: np.ndarray, window) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the content window out (labels follow), transposed to landscape if portrait."""
+    y0, x0, h, w = (int(v) for v in window)
+    img = img[y0 : y0 + h, x0 : x0 + w]
+    lab = lab.copy()
+    lab[:, [1, 3]] = (lab[:, [1, 3]] - x0).clip(0, w)
+    lab[:, [2, 4]] = (lab[:, [2, 4]] - y0).clip(0, h)
+    if h > w:
+        img, lab = img.transpose(1, 0, 2), lab[:, [0, 2, 1, 4, 3]]
+    return np.ascontiguousarray(img), lab
+
+
 def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Geometric + photometric variety on an already letterboxed image (labels: cls, xyxy px)."""
-    S = img.shape[0]
+    """Geometric + photometric variety on an already letterboxed image (labels: cls, xyxy px).
+    The image keeps its shape; only square images are transposed here (rect batches are
+    transposed as a whole in make_batch)."""
+    H, W = img.shape[:2]
     lab = lab.copy()
     if rng.random() < 0.5:  # random zoom/shift: objects larger or smaller than our renderer's
         s = math.exp(rng.uniform(math.log(0.5), math.log(1.6)))
-        tx, ty = rng.uniform(-0.25, 0.25, 2) * S + (1 - s) * S / 2
+        tx = rng.uniform(-0.25, 0.25) * W + (1 - s) * W / 2
+        ty = rng.uniform(-0.25, 0.25) * H + (1 - s) * H / 2
         M = np.array([[s, 0, tx], [0, s, ty]], np.float32)
-        img = cv2.warpAffine(img, M, (S, S), flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
+        img = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
         if len(lab):
             xy = lab[:, 1:5] * s + np.array([tx, ty, tx, ty], np.float32)
             area0 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
-            xy = xy.clip(0, S)
+            xy[:, [0, 2]] = xy[:, [0, 2]].clip(0, W)
+            xy[:, [1, 3]] = xy[:, [1, 3]].clip(0, H)
             area1 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
             keep = (area1 > 0.6 * area0) & (xy[:, 2] - xy[:, 0] > 2) & (xy[:, 3] - xy[:, 1] > 2)
             lab = np.concatenate([lab[:, :1], xy], 1)[keep]
     # the 8 symmetries of the square: class names do not change under any of them
     if rng.random() < 0.5:
         img = img[:, ::-1]
-        lab[:, [1, 3]] = S - lab[:, [3, 1]]
+        lab[:, [1, 3]] = W - lab[:, [3, 1]]
     if rng.random() < 0.5:
         img = img[::-1]
-        lab[:, [2, 4]] = S - lab[:, [4, 2]]
-    if rng.random() < 0.5:
+        lab[:, [2, 4]] = H - lab[:, [4, 2]]
+    if H == W and rng.random() < 0.5:
         img = img.transpose(1, 0, 2)
         lab = lab[:, [0, 2, 1, 4, 3]]
     img = np.ascontiguousarray(img)
@@ -243,10 +308,15 @@ def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple
     return np.ascontiguousarray(img), lab
 
 
-def make_batch(images, labels, idx, rng, train: bool):
+def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None):
+    """Tensor batch + targets. With ``windows``, each image is first cut to its content window
+    (all windows in one batch share a shape: RectSampler), and the batch is transposed to
+    portrait half the time."""
     ims, targets = [], []
     for bi, i in enumerate(idx):
         img, lab = images[i], labels[i]
+        if windows is not None:
+            img, lab = crop_window(img, lab, windows[i])
         if train:
             img, lab = augment(img, lab, rng)
         ims.append(img[..., ::-1])  # BGR -> RGB, as inference does
@@ -254,9 +324,13 @@ def make_batch(images, labels, idx, rng, train: bool):
             cxcywh = np.stack([(lab[:, 1] + lab[:, 3]) / 2, (lab[:, 2] + lab[:, 4]) / 2,
                                lab[:, 3] - lab[:, 1], lab[:, 4] - lab[:, 2]], 1)
             targets.append(np.concatenate([np.full((len(lab), 1), bi), lab[:, :1], cxcywh], 1))
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(ims).transpose(0, 3, 1, 2))).float() / 255
-    t = torch.from_numpy(np.concatenate(targets) if targets else np.zeros((0, 6))).float()
-    return x, t  # targets: (img, cls, cx, cy, w, h) in input pixels
+    batch = np.stack(ims)
+    t = np.concatenate(targets) if targets else np.zeros((0, 6))
+    if windows is not None and rng.random() < 0.5:
+        batch = batch.transpose(0, 2, 1, 3)
+        t = t[:, [0, 1, 3, 2, 5, 4]]
+    x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).float() / 255
+    return x, torch.from_numpy(t).float()  # targets: (img, cls, cx, cy, w, h) in input pixels
 
 
 # ------------------------------------------------------------------------------------ loss
@@ -389,6 +463,9 @@ def train(args) -> Path:
         model.init_biases(args.imgsz)
     log.info("anchors (px, P3 first): %s", anchors.reshape(3, 6).tolist())
     log.info("parameters: %d", sum(p.numel() for p in model.parameters()))
+    # NHWC lets oneDNN pick faster convolution kernels for these thin layers: ~25% less time
+    # per iteration on the 2-core CPU, hence more iterations inside the same budget
+    model = model.to(memory_format=torch.channels_last)
     loss_fn = YoloLoss(model.detect.anchors, args.imgsz)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -400,7 +477,9 @@ def train(args) -> Path:
     n = len(images)
     warmup = min(300, args.iters // 10)
     t0 = time.time()
-    order, pos = rng.permutation(n), 0
+    windows = content_windows(args.data_seed, n, args.imgsz) if args.rect else None
+    sampler = RectSampler(windows if windows is not None else np.full((n, 4), [0, 0, args.imgsz, args.imgsz]),
+                          args.batch, rng, square_fraction=0.2 if args.rect else 1.0)
     model.train()
     it = 0
     stop = min(args.iters, args.stop_at or args.iters)
@@ -415,12 +494,9 @@ def train(args) -> Path:
                         0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, args.iters - warmup))))
         for g in opt.param_groups:
             g["lr"] = lr
-        if pos + args.batch > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos : pos + args.batch]
-        pos += args.batch
-        x, t = make_batch(images, labels, idx, rng, train=True)
-        loss, parts = loss_fn(model(x), t)
+        idx, rect = sampler.next()
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None)
+        loss, parts = loss_fn(model(x.contiguous(memory_format=torch.channels_last)), t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -450,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=25.0, help="safety stop for the training loop (wall clock)")
     p.add_argument("--stop-at", type=int, default=None,
                    help="stop after this many iterations of the --iters schedule (reproduces a run cut by --minutes)")
+    p.add_argument("--rect", action=argparse.BooleanOptionalAction, default=True,
+                   help="batches cut to the images' content windows (default; --no-rect: full squares)")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights and anchors")
     p.add_argument("--ckpt-name", default="last.pt", help="checkpoint file name inside --out")
     p.add_argument("--workers", type=int, default=2, help="processes rendering the training set")
