@@ -1,0 +1,65 @@
+"""The demo trainer's rectangular batches: windows cover every non-padding pixel and every
+label, crops keep boxes on their objects, and a batch has one shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.train_demo import RectSampler, _letterboxed, content_windows, crop_window, make_batch
+
+SEED, COUNT, IMGSZ = 4343, 12, 320
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    results = [_letterboxed((SEED, i, IMGSZ)) for i in range(COUNT)]
+    return np.stack([r[0] for r in results]), [r[1] for r in results]
+
+
+def test_windows_hold_all_pixels_and_labels(rendered):
+    images, labels = rendered
+    windows = content_windows(SEED, COUNT, IMGSZ)
+    assert len({(h, w) for _, _, h, w in windows}) > 1  # the seed gives several aspect ratios
+    for img, lab, (y0, x0, h, w) in zip(images, labels, windows):
+        assert h % 32 == 0 and w % 32 == 0 and max(h, w) == IMGSZ
+        outside = np.ones(img.shape[:2], bool)
+        outside[y0 : y0 + h, x0 : x0 + w] = False
+        assert (img[outside] == 114).all()  # only letterbox padding is cut away
+        if len(lab):
+            assert lab[:, 1].min() >= x0 - 0.5 and lab[:, 3].max() <= x0 + w + 0.5
+            assert lab[:, 2].min() >= y0 - 0.5 and lab[:, 4].max() <= y0 + h + 0.5
+
+
+def test_crop_keeps_boxes_on_their_pixels(rendered):
+    images, labels = rendered
+    windows = content_windows(SEED, COUNT, IMGSZ)
+    for img, lab, win in zip(images, labels, windows):
+        crop, moved = crop_window(img, lab, win)
+        assert crop.shape[0] <= crop.shape[1]  # portrait windows come out landscape
+        y0, x0, h, w = win
+        for (c, a1, b1, a2, b2), (_, *orig) in zip(moved, lab):
+            # the same pixels under the box before and after (transposed if portrait)
+            ox1, oy1, ox2, oy2 = (int(round(v)) for v in orig)
+            before = img[oy1:oy2, ox1:ox2]
+            after = crop[int(round(b1)):int(round(b2)), int(round(a1)):int(round(a2))]
+            if h > w:
+                after = after.transpose(1, 0, 2)
+            assert np.array_equal(before, after)
+
+
+def test_rect_batches_share_one_shape(rendered):
+    images, labels = rendered
+    windows = content_windows(SEED, COUNT, IMGSZ)
+    rng = np.random.default_rng(0)
+    sampler = RectSampler(windows, 2, rng, square_fraction=0.0)
+    shapes = set()
+    for _ in range(20):
+        idx, rect = sampler.next()
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None)
+        assert rect and x.shape[0] == 2 and x.shape[1] == 3
+        shapes.add(tuple(x.shape[2:]))
+        if len(t):  # targets stay inside the (possibly transposed) batch
+            assert (t[:, 2] - t[:, 4] / 2 >= -0.5).all() and (t[:, 2] + t[:, 4] / 2 <= x.shape[3] + 0.5).all()
+            assert (t[:, 3] - t[:, 5] / 2 >= -0.5).all() and (t[:, 3] + t[:, 5] / 2 <= x.shape[2] + 0.5).all()
+    assert len(shapes) > 1 and any(h != w for h, w in shapes)
