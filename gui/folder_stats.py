@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.curves import ScoredFolder
 from engine.detections import Detections
-from engine.batched_matching import match_many
+from engine.batched_matching import match_batch
+from engine.batched_thresholds import DetectionBatch
 from engine.thresholds import Thresholds
 
 FLOOR_CONF = 0.001  # the same floor as `scriptlens eval` (AP needs the whole curve)
@@ -86,13 +87,24 @@ def score_image(floor: Detections, gt: Detections | None) -> ImageScore:
 
 
 def score_images(floors: list[Detections], gts: list[Detections | None]) -> list[ImageScore]:
-    """Each image's floor detections sorted by confidence with TP flags at IoU 0.5 (matched in
-    one batch: `engine.batched_matching`, equal to `engine.metrics.match`)."""
-    floors = [f[np.argsort(-f.confidence, kind="stable")] for f in floors]
-    tps = match_many(floors, gts, 0.5)
-    return [ImageScore(f.confidence, f.class_id, tp,
-                       gt.class_id.copy() if gt is not None else np.zeros(0, np.int64), gt is not None)
-            for f, gt, tp in zip(floors, gts, tps)]
+    return score_batch(DetectionBatch.from_list(floors), gts)
+
+
+def score_batch(floors: DetectionBatch, gts: list[Detections | None]) -> list[ImageScore]:
+    """Each image's floor detections sorted by confidence with TP flags at IoU 0.5, matched for
+    all images at once (`engine.batched_matching`, equal to `engine.metrics.match`)."""
+    n = len(floors)
+    gt_batch = DetectionBatch.from_list([g if g is not None else Detections.empty() for g in gts])
+    tp = match_batch(floors, gt_batch, 0.5)
+    image = np.repeat(np.arange(n), np.diff(floors.offsets))
+    order = np.lexsort((-floors.confidence, image))  # best first within each image, stable
+    conf, cls, tp = floors.confidence[order], floors.class_id[order], tp[order]
+    out = []
+    for i, gt in enumerate(gts):
+        s = slice(int(floors.offsets[i]), int(floors.offsets[i + 1]))
+        gt_cls = gt.class_id.copy() if gt is not None else np.zeros(0, np.int64)
+        out.append(ImageScore(conf[s], cls[s], tp[s], gt_cls, gt is not None))
+    return out
 
 
 def build_scored_folder(scores: list[ImageScore], num_classes: int, has_gt: bool) -> ScoredFolder:

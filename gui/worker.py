@@ -29,18 +29,18 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from engine.batched_thresholds import apply_thresholds_many
+from engine.batched_thresholds import select_batch
 from engine.detections import Detections
 from engine.errors import ScriptLensError
 from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .candidate_cache import CandidateCache
-from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_images
+from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_batch
 
 log = logging.getLogger(__name__)
 
-STATS_BATCH = 128  # images scored per batched NMS + matching call during a folder scan
+STATS_BATCH = 256  # images scored per batched NMS + matching call during a folder scan
 
 
 @dataclass(frozen=True)
@@ -324,8 +324,8 @@ class EngineWorker(QObject):
 
         def flush() -> None:
             if pending:
-                floors = apply_thresholds_many([c for _, c, _ in pending], t)
-                for (key, _, _), score in zip(pending, score_images(floors, [g for _, _, g in pending])):
+                floors = select_batch([c for _, c, _ in pending], t)
+                for (key, _, _), score in zip(pending, score_batch(floors, [g for _, _, g in pending])):
                     self._floor[key] = score
                 pending.clear()
 

@@ -55,10 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.ground_truth import GroundTruthSource
     from engine.images import list_images
     from engine.pipeline import Detector
-    from engine.batched_thresholds import apply_thresholds_many
+    from engine.batched_thresholds import select_batch
     from engine.thresholds import apply_thresholds
-    from gui.folder_stats import (FLOOR_CONF, build_scored_folder, floor_thresholds, image_counts, score_image,
-                                  score_images)
+    from gui.folder_stats import FLOOR_CONF, build_scored_folder, floor_thresholds, image_counts, score_batch, score_image
     from gui.worker import STATS_BATCH
     from gui.review_queue import ORDER_DISAGREEMENT, ReviewProxy
     from gui.threshold_panel import ThresholdPanel
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             scores = []
             for start in range(0, len(folder), STATS_BATCH):
                 part = folder[start : start + STATS_BATCH]
-                scores += score_images(apply_thresholds_many([c for c, _ in part], t), [g for _, g in part])
+                scores += score_batch(select_batch([c for c, _ in part], t), [g for _, g in part])
         else:  # one image at a time, for comparison
             scores = [score_image(apply_thresholds(c, t), g) for c, g in folder]
         return scores, build_scored_folder(scores, 3, True)
