@@ -32,6 +32,24 @@ from engine.thresholds import Thresholds
 FLOOR_CONF = 0.001  # the same floor as `scriptlens eval` (AP needs the whole curve)
 
 
+class BatchSizer:
+    """How many cached images a folder scan scores per batched call (engine.batched_*): sized
+    from the last batch to take about `target_s`. Big enough to amortise numpy call overhead
+    (a quick pass fits the maximum), small enough that an image request waits at most about
+    that long behind the scan (a full-floor pass costs ~6 ms per image)."""
+
+    def __init__(self, target_s: float = 0.08, start: int = 32, lo: int = 4, hi: int = 256) -> None:
+        self.target_s, self.start, self.lo, self.hi = target_s, start, lo, hi
+        self.size = start
+
+    def reset(self) -> None:
+        self.size = self.start
+
+    def update(self, elapsed_s: float, images: int) -> None:
+        per_image = max(elapsed_s / max(images, 1), 1e-6)
+        self.size = int(min(self.hi, max(self.lo, self.target_s / per_image)))
+
+
 @dataclass(frozen=True)
 class StatsRequest:
     """Score every image of the folder at the floor (one snapshot of the NMS settings)."""

@@ -36,11 +36,10 @@ from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .candidate_cache import CandidateCache
-from .folder_stats import FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_batch
+from .folder_stats import BatchSizer, FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_batch
 
 log = logging.getLogger(__name__)
 
-STATS_BATCH = 256  # images scored per batched NMS + matching call during a folder scan
 
 
 @dataclass(frozen=True)
@@ -136,6 +135,7 @@ class EngineWorker(QObject):
         # folder scan: per-image scores at the candidate floor for ONE set of NMS settings
         # (tiny, so a plain dict, not the LRU); cleared when the settings or the model change
         self._floor_key: tuple | None = None
+        self._stats_batch = BatchSizer()
         self._floor: dict[str, object] = {}
         self._floor_failed: set[str] = set()
         self._floor_bad_labels: dict[str, str] = {}
@@ -314,6 +314,7 @@ class EngineWorker(QObject):
             return
         if req.key != self._floor_key:
             self._floor_key, self._floor = req.key, {}
+            self._stats_batch.reset()
             self._floor_failed, self._floor_bad_labels = set(), {}
         t = floor_thresholds(req.iou, req.agnostic, req.max_det, req.floor)
         deadline = time.perf_counter() + 0.05
@@ -324,9 +325,11 @@ class EngineWorker(QObject):
 
         def flush() -> None:
             if pending:
+                started = time.perf_counter()
                 floors = select_batch([c for _, c, _ in pending], t)
                 for (key, _, _), score in zip(pending, score_batch(floors, [g for _, _, g in pending])):
                     self._floor[key] = score
+                self._stats_batch.update(time.perf_counter() - started, len(pending))
                 pending.clear()
 
         while i < len(req.paths):
@@ -359,7 +362,7 @@ class EngineWorker(QObject):
                     if gt is None:  # no label file: a negative, as in `scriptlens eval`
                         gt = Detections.empty()
                 pending.append((key, candidates, gt))
-                if len(pending) >= STATS_BATCH:
+                if len(pending) >= self._stats_batch.size:
                     flush()
             i += 1
             if time.perf_counter() > deadline:

@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.pipeline import Detector
     from engine.batched_thresholds import select_batch
     from engine.thresholds import apply_thresholds
-    from gui.folder_stats import FLOOR_CONF, build_scored_folder, floor_thresholds, image_counts, score_batch, score_image
-    from gui.worker import STATS_BATCH
+    from gui.folder_stats import FLOOR_CONF, BatchSizer, build_scored_folder, floor_thresholds, image_counts, score_batch, score_image
     from gui.review_queue import ORDER_DISAGREEMENT, ReviewProxy
     from gui.threshold_panel import ThresholdPanel
 
@@ -75,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def rescore(floor: float, batched: bool = True):
         t = floor_thresholds(0.45, False, 300, floor)
-        if batched:  # what the worker runs (in slices of STATS_BATCH images)
-            scores = []
-            for start in range(0, len(folder), STATS_BATCH):
-                part = folder[start : start + STATS_BATCH]
+        if batched:  # what the worker runs, batch sizes included
+            scores, sizer, start = [], BatchSizer(), 0
+            while start < len(folder):
+                part = folder[start : start + sizer.size]
+                t0 = time.perf_counter()
                 scores += score_batch(select_batch([c for c, _ in part], t), [g for _, g in part])
+                sizer.update(time.perf_counter() - t0, len(part))
+                start += len(part)
         else:  # one image at a time, for comparison
             scores = [score_image(apply_thresholds(c, t), g) for c, g in folder]
         return scores, build_scored_folder(scores, 3, True)

@@ -33,3 +33,18 @@ def test_image_counts_by_hand():
     n, tp, fp, fn, low = image_counts(s, 0.5)
     assert (n, tp, fp, fn) == (2, 1, 1, 1) and low == np.float32(0.6)
     assert image_counts(s, 0.25, {0: 0.95})[:4] == (0, 0, 0, 2)
+
+
+def test_batch_sizer_aims_at_its_time_budget():
+    from gui.folder_stats import BatchSizer
+
+    s = BatchSizer(target_s=0.08, start=32, lo=4, hi=256)
+    assert s.size == 32
+    s.update(0.032, 32)  # 1 ms per image -> 80 images fill the budget
+    assert s.size == 80
+    s.update(0.001, 80)  # cheap images: capped
+    assert s.size == 256
+    s.update(5.0, 64)  # 78 ms per image (a full-floor pass, a big model): still a few per call
+    assert s.size == 4
+    s.reset()
+    assert s.size == 32
