@@ -24,14 +24,10 @@ import numpy as np
 
 from .candidates import Candidates
 from .detections import Detections
-from .nms import MAX_WH
+from .nms import MAX_WH, keep_grouped
 from .thresholds import Thresholds, apply_thresholds
 
-# padded group sizes: steps of 8, then 16, then 32 (the IoU work grows with K^2, so padding
-# costs; more distinct K only costs a few more numpy calls)
-BUCKETS = tuple(range(8, 64, 8)) + tuple(range(64, 256, 16)) + tuple(range(256, 1025, 32))
-MAX_BATCHED = BUCKETS[-1]  # an image with more rows above the threshold: the per-image path
-CELLS_PER_CHUNK = 4_000_000  # groups*K*K bound: ~16 MB of float32 per temporary
+MAX_BATCHED = 1024  # an image with more rows above the threshold: the per-image path
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,7 @@ def select_batch(candidates: Sequence[Candidates], t: Thresholds) -> DetectionBa
     else:  # classes never suppress each other (the shift keeps them apart): one group each
         group = img_s * (int(cls_s.max(initial=0)) + 1) + cls_s
         shifted = box_s + (cls_s.astype(np.float32) * _class_span(box_s, img_s, n)[img_s])[:, None]
-    keep = _keep_grouped(shifted, group, t.iou)
+    keep = keep_grouped(shifted, group, t.iou)
     kept = sel[keep]
     kept_img = img_s[keep]
     kept = kept[_rank_in_image(kept_img) < t.max_det]
@@ -155,60 +151,3 @@ def _to_original(xyxy: np.ndarray, image: np.ndarray, candidates: Sequence[Candi
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], np.float32(0), p[:, 4:5])
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], np.float32(0), p[:, 5:6])
     return out
-
-
-def _greedy_keep(boxes: np.ndarray, valid: np.ndarray, iou: float) -> np.ndarray:
-    """(B, K) keep mask of greedy NMS for boxes (B, K, 4) sorted by score; padding invalid."""
-    x1, y1, x2, y2 = (boxes[..., k] for k in range(4))
-    areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
-    w = (np.minimum(x2[:, :, None], x2[:, None, :]) - np.maximum(x1[:, :, None], x1[:, None, :])).clip(0)
-    h = (np.minimum(y2[:, :, None], y2[:, None, :]) - np.maximum(y1[:, :, None], y1[:, None, :])).clip(0)
-    inter = w * h
-    union = areas[:, :, None] + areas[:, None, :] - inter
-    ious = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    k = boxes.shape[1]
-    sup = ious > iou
-    sup &= np.triu(np.ones((k, k), bool), 1)[None]  # only higher-scoring boxes suppress
-    sup &= valid[:, :, None] & valid[:, None, :]
-    sup_f = sup.astype(np.float32)
-    keep = valid.copy()
-    for _ in range(k):
-        new = (np.matmul(keep.astype(np.float32)[:, None, :], sup_f)[:, 0, :] == 0) & valid
-        if np.array_equal(new, keep):
-            break
-        keep = new
-    return keep
-
-
-def _keep_grouped(boxes: np.ndarray, group: np.ndarray, iou: float) -> np.ndarray:
-    """Greedy NMS keep mask for rows sorted by score within each group (groups never interact).
-
-    Rows are gathered into padded (G, K, 4) blocks, K a bucket just above each group's size, so
-    the quadratic IoU work is per group: class-aware NMS of 40 boxes in 3 classes costs about
-    3 * 14^2 cells, not 40^2."""
-    n = len(group)
-    keep = np.zeros(n, bool)
-    if n == 0:
-        return keep
-    perm = np.argsort(group, kind="stable")  # groups contiguous, score order kept inside
-    g_sorted = group[perm]
-    starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    rank = np.arange(n) - np.repeat(starts, sizes)
-    row_group = np.repeat(np.arange(len(starts)), sizes)
-    buckets = np.asarray(BUCKETS)[np.searchsorted(BUCKETS, sizes)]
-    for k in np.unique(buckets):
-        groups_k = np.flatnonzero(buckets == k)
-        step = max(1, CELLS_PER_CHUNK // int(k * k))
-        for c0 in range(0, len(groups_k), step):
-            chunk = groups_k[c0 : c0 + step]
-            local = np.full(len(starts), -1)
-            local[chunk] = np.arange(len(chunk))
-            rows = np.flatnonzero(local[row_group] >= 0)
-            gi, ri = local[row_group[rows]], rank[rows]
-            block = np.zeros((len(chunk), int(k), 4), np.float32)
-            valid = np.zeros((len(chunk), int(k)), bool)
-            block[gi, ri] = boxes[perm[rows]]
-            valid[gi, ri] = True
-            keep[perm[rows]] = _greedy_keep(block, valid, iou)[gi, ri]
-    return keep

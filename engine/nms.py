@@ -33,6 +33,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # Up to this many boxes the IoU matrix (n*n float32) is built at once; above it, the memory-lean
 # loop runs instead.
 MATRIX_LIMIT = 2048
+# padded group sizes for `keep_grouped`: steps of 8, 16, 32, then 64 (the IoU work grows with
+# K^2, so padding costs; more distinct K only costs a few more numpy calls)
+BUCKETS = (tuple(range(8, 64, 8)) + tuple(range(64, 256, 16)) + tuple(range(256, 1024, 32))
+           + tuple(range(1024, MATRIX_LIMIT + 1, 64)))
+CELLS_PER_CHUNK = 4_000_000  # groups*K*K bound: ~16 MB of float32 per temporary
+# From this many boxes, class-aware NMS works per class (`keep_grouped`): its fixed cost of a
+# dozen numpy calls (~0.2 ms) pays off once the one n*n matrix costs more (300 boxes in 80
+# classes: 1.06 -> 0.69 ms; 40 boxes: 0.08 vs 0.28 ms, so small sets keep the single matrix).
+GROUPED_FROM = 256
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -103,4 +112,66 @@ def batched_nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou:
     # as they do, so even the rounding matches); wider only for inputs past 7680 px.
     span = max(MAX_WH, float(np.abs(xyxy).max()) * 2 + 1.0)
     shifted = xyxy + (class_id.astype(np.float32) * np.float32(span))[:, None]
-    return nms(shifted, scores, iou)
+    if not GROUPED_FROM <= len(scores) <= MATRIX_LIMIT:
+        return nms(shifted, scores, iou)
+    # many boxes: the shift keeps classes apart, so each class is its own small IoU block
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    return order[keep_grouped(shifted[order], np.asarray(class_id)[order], iou)]
+
+
+def _greedy_keep_blocks(boxes: np.ndarray, valid: np.ndarray, iou: float) -> np.ndarray:
+    """(B, K) keep mask of greedy NMS for boxes (B, K, 4) sorted by score; padding invalid."""
+    x1, y1, x2, y2 = (boxes[..., k] for k in range(4))
+    areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+    w = (np.minimum(x2[:, :, None], x2[:, None, :]) - np.maximum(x1[:, :, None], x1[:, None, :])).clip(0)
+    h = (np.minimum(y2[:, :, None], y2[:, None, :]) - np.maximum(y1[:, :, None], y1[:, None, :])).clip(0)
+    inter = w * h
+    union = areas[:, :, None] + areas[:, None, :] - inter
+    ious = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    k = boxes.shape[1]
+    sup = ious > iou
+    sup &= np.triu(np.ones((k, k), bool), 1)[None]  # only higher-scoring boxes suppress
+    sup &= valid[:, :, None] & valid[:, None, :]
+    sup_f = sup.astype(np.float32)
+    keep = valid.copy()
+    for _ in range(k):
+        new = (np.matmul(keep.astype(np.float32)[:, None, :], sup_f)[:, 0, :] == 0) & valid
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return keep
+
+
+def keep_grouped(boxes: np.ndarray, group: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy NMS keep mask for rows sorted by score within each group; boxes of different
+    groups never suppress each other (classes, or images in `engine.batched_thresholds`).
+
+    Rows are gathered into padded (G, K, 4) blocks, K a bucket just above each group's size, so
+    the quadratic IoU work is per group: class-aware NMS of 170 boxes in 80 classes is 80 tiny
+    blocks, not one 170x170 matrix. The result is `_greedy_matrix`'s for each group."""
+    n = len(group)
+    keep = np.zeros(n, bool)
+    if n == 0:
+        return keep
+    perm = np.argsort(group, kind="stable")  # groups contiguous, score order kept inside
+    g_sorted = group[perm]
+    starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    row_group = np.repeat(np.arange(len(starts)), sizes)
+    buckets = np.asarray(BUCKETS)[np.searchsorted(BUCKETS, sizes)]
+    for k in np.unique(buckets):
+        groups_k = np.flatnonzero(buckets == k)
+        step = max(1, CELLS_PER_CHUNK // int(k * k))
+        for c0 in range(0, len(groups_k), step):
+            chunk = groups_k[c0 : c0 + step]
+            local = np.full(len(starts), -1)
+            local[chunk] = np.arange(len(chunk))
+            rows = np.flatnonzero(local[row_group] >= 0)
+            gi, ri = local[row_group[rows]], rank[rows]
+            block = np.zeros((len(chunk), int(k), 4), np.float32)
+            valid = np.zeros((len(chunk), int(k)), bool)
+            block[gi, ri] = boxes[perm[rows]]
+            valid[gi, ri] = True
+            keep[perm[rows]] = _greedy_keep_blocks(block, valid, iou)[gi, ri]
+    return keep

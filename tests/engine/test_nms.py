@@ -147,3 +147,21 @@ def test_many_boxes_past_the_matrix_limit_match_bruteforce():
     scores = rng.uniform(0, 1, n).astype(np.float32)
     cls = rng.integers(0, 2, n)
     assert batched_nms(boxes, scores, cls, 0.5).tolist() == greedy_ref(boxes.tolist(), scores.tolist(), 0.5, cls.tolist())
+
+
+def test_class_aware_chains_of_many_sizes_match_bruteforce():
+    # per-class blocks of very different sizes (padding buckets 8 ... 448), each a suppression
+    # chain interleaved in score order with the other classes, plus random clutter
+    rng = np.random.default_rng(11)
+    boxes, cls = [], []
+    for c, n in enumerate((1, 5, 9, 63, 130, 400)):
+        boxes += [[k, 0, k + 10, 10] for k in range(n)]
+        cls += [c] * n
+    xy = rng.uniform(0, 300, (150, 2))
+    boxes += np.concatenate([xy, xy + rng.uniform(5, 60, (150, 2))], 1).tolist()
+    cls += rng.integers(0, 6, 150).tolist()
+    boxes = np.asarray(boxes, np.float32)
+    scores = rng.uniform(0, 1, len(boxes)).astype(np.float32)
+    cls = np.asarray(cls)
+    for thr in (0.3, 0.45, 0.7):
+        assert batched_nms(boxes, scores, cls, thr).tolist() == greedy_ref(boxes.tolist(), scores.tolist(), thr, cls.tolist())
