@@ -101,11 +101,7 @@ def floor_thresholds(iou: float, agnostic: bool, max_det: int, floor: float = FL
 
 
 def score_image(floor: Detections, gt: Detections | None) -> ImageScore:
-    return score_images([floor], [gt])[0]
-
-
-def score_images(floors: list[Detections], gts: list[Detections | None]) -> list[ImageScore]:
-    return score_batch(DetectionBatch.from_list(floors), gts)
+    return score_batch(DetectionBatch.from_list([floor]), [gt])[0]
 
 
 def score_batch(floors: DetectionBatch, gts: list[Detections | None]) -> list[ImageScore]:
