@@ -1244,6 +1244,7 @@ class MainWindow(QMainWindow):
         menu = self.edit_context_menu(self.canvas.mapToScene(pos))
         if menu is not None:
             menu.exec(self.canvas.mapToGlobal(pos))
+            menu.deleteLater()  # one menu per right-click: do not keep them all as children
 
     def edit_context_menu(self, scene_pos) -> QMenu | None:
         """The right-click menu in edit mode: on a box, its class and Delete (the box gets
