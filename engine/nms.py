@@ -120,7 +120,11 @@ def batched_nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou:
 
 
 def _greedy_keep_blocks(boxes: np.ndarray, valid: np.ndarray, iou: float) -> np.ndarray:
-    """(B, K) keep mask of greedy NMS for boxes (B, K, 4) sorted by score; padding invalid."""
+    """(B, K) keep mask of greedy NMS for boxes (B, K, 4) sorted by score; padding invalid.
+
+    `_greedy_matrix`'s fixed point and IoU formula for B independent padded blocks. Kept apart
+    from it on purpose: the padding masks and 3-D products make one image's NMS (the slider
+    path) about twice as slow (173 boxes: 0.36 vs 0.78 ms)."""
     x1, y1, x2, y2 = (boxes[..., k] for k in range(4))
     areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
     w = (np.minimum(x2[:, :, None], x2[:, None, :]) - np.maximum(x1[:, :, None], x1[:, None, :])).clip(0)
