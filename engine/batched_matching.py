@@ -5,7 +5,7 @@ matching is sequential within an image (a prediction may only take what better o
 but independent across images, so here step r handles the r-th best prediction of EVERY
 image in one vectorised operation: the Python loop runs over ranks, not over images.
 
-Exactness: IoU is `engine.metrics.box_iou`'s float64 formula; predictions go by descending
+Exactness: IoU is `engine.metrics.batched_box_iou`, of which `box_iou` is the one-image case; predictions go by descending
 confidence with stable ties (restricted to one class that is `match`'s order), each takes
 the first untaken same-class ground-truth box of highest IoU if it reaches the threshold.
 Other classes' boxes are masked to -1, below any threshold, so they never change the argmax.
@@ -19,6 +19,7 @@ import numpy as np
 
 from .batched_thresholds import DetectionBatch
 from .detections import Detections
+from .metrics import batched_box_iou
 
 BUCKETS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 CELLS_PER_CHUNK = 4_000_000  # images * P * G bound per temporary
@@ -82,7 +83,7 @@ def _match_chunk(pred, gt, images, shape, iou, p_order, p_image, p_rank, g_image
     pc[p_b, p_r] = pred.class_id[p_src]
     gb[g_b, g_r] = gt.xyxy[g_rows]
     gc[g_b, g_r] = gt.class_id[g_rows]
-    cand_all = np.where(pc[:, :, None] == gc[:, None, :], _iou(pb, gb), -1.0)
+    cand_all = np.where(pc[:, :, None] == gc[:, None, :], batched_box_iou(pb, gb), -1.0)
     taken = np.zeros((nb, kg), bool)
     hits = np.zeros((nb, kp), bool)
     rows = np.arange(nb)
@@ -94,14 +95,3 @@ def _match_chunk(pred, gt, images, shape, iou, p_order, p_image, p_rank, g_image
             taken[rows[hit], j[hit]] = True
             hits[:, r] = hit
     tp[p_src] = hits[p_b, p_r]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(B, P, G) IoU of (B, P, 4) and (B, G, 4) float64 boxes, as `metrics.box_iou`."""
-    lt = np.maximum(a[:, :, None, :2], b[:, None, :, :2])
-    rb = np.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[..., 2:] - a[..., :2], 0, None).prod(-1)
-    area_b = np.clip(b[..., 2:] - b[..., :2], 0, None).prod(-1)
-    union = area_a[:, :, None] + area_b[:, None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

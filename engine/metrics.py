@@ -31,14 +31,20 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix (len(a), len(b)) of xyxy boxes."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    a = np.asarray(a, np.float64).reshape(1, -1, 4)
+    b = np.asarray(b, np.float64).reshape(1, -1, 4)
+    return batched_box_iou(a, b)[0]
+
+
+def batched_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(B, P, G) IoU of (B, P, 4) and (B, G, 4) float64 xyxy boxes: B independent matrices,
+    each exactly what `box_iou` gives (engine.batched_matching relies on that)."""
+    lt = np.maximum(a[:, :, None, :2], b[:, None, :, :2])
+    rb = np.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
     inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
+    area_a = np.clip(a[..., 2:] - a[..., :2], 0, None).prod(-1)
+    area_b = np.clip(b[..., 2:] - b[..., :2], 0, None).prod(-1)
+    union = area_a[:, :, None] + area_b[:, None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 

@@ -15,21 +15,6 @@ import numpy as np
 MAX_WH = 7680.0
 
 
-def box_area(xyxy: np.ndarray) -> np.ndarray:
-    return (xyxy[:, 2] - xyxy[:, 0]).clip(0) * (xyxy[:, 3] - xyxy[:, 1]).clip(0)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N,4) and (M,4) xyxy boxes -> (N,M)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clip(0).prod(axis=2)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 # Up to this many boxes the IoU matrix (n*n float32) is built at once; above it, the memory-lean
 # loop runs instead.
 MATRIX_LIMIT = 2048

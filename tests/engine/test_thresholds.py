@@ -123,7 +123,7 @@ def test_thresholds_are_cheap_on_many_candidates():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from engine.nms import box_iou  # noqa: E402
+from engine.metrics import box_iou  # noqa: E402
 
 
 @settings(max_examples=80, deadline=None)
