@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] == "gui":
+        # The window is wanted: start the model process before the parser's imports, so torch
+        # loads on the other core meanwhile (engine/forward_process.py).
+        from engine import forward_process
+
+        forward_process.prestart()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -17,13 +17,12 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from . import metadata as meta
-from .backend import TorchScriptBackend
 from .candidates import Candidates
 from .decode import DEFAULT_FLOOR, DecodeContext, Decoder, check_finite, find_decoder, normalize_output, output_shapes
 from .errors import ImageReadError, ModelLoadError, ModelRunError, ScriptLensError, UnsupportedOutputError
@@ -31,6 +30,12 @@ from .images import read_image
 from .letterbox import Geometry, letterbox
 from .model_file import check_torchscript_file
 from .model_info import ModelInfo
+
+if TYPE_CHECKING:  # engine.backend imports torch; it is imported only when a model loads
+    from .backend import TorchScriptBackend
+
+# (path, device, half) -> a backend: `TorchScriptBackend.load`, or a model process's loader
+BackendLoader = Callable[[Path, str, bool], "TorchScriptBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,12 @@ def to_input_tensor(padded_bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(255.0)
 
 
+def _load_in_process(path: Path, device: str, half: bool) -> "TorchScriptBackend":
+    from .backend import TorchScriptBackend  # imports torch
+
+    return TorchScriptBackend.load(path, device=device, half=half)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     # TorchScript errors carry the whole traceback of the graph; the last line says what failed.
@@ -89,7 +100,7 @@ def _is_device_error(message: str) -> bool:
 class Detector:
     """A loaded model plus everything needed to turn images into `Candidates`."""
 
-    def __init__(self, backend: TorchScriptBackend, info: ModelInfo, decoder: Decoder, ctx: DecodeContext, floor: float) -> None:
+    def __init__(self, backend: "TorchScriptBackend", info: ModelInfo, decoder: Decoder, ctx: DecodeContext, floor: float) -> None:
         self.backend = backend
         self.info = info
         self.decoder = decoder
@@ -110,9 +121,12 @@ class Detector:
         names: Sequence[str] | None = None,
         anchors: Sequence[Sequence[float]] | None = None,
         floor: float = DEFAULT_FLOOR,
+        backend_loader: BackendLoader | None = None,
     ) -> "Detector":
+        """`backend_loader` defaults to loading the model in this process (this imports torch);
+        the GUI passes `engine.forward_process.ForwardProcess.load_backend`."""
         try:
-            return cls._load(Path(path), device, half, imgsz, names, anchors, floor)
+            return cls._load(Path(path), device, half, imgsz, names, anchors, floor, backend_loader or _load_in_process)
         except UnsupportedOutputError as exc:
             # The decoders do not know the file: every other load error names it, these did not
             # ("error: the model's output (1x10) fits no known layout" -- which model, in a script?)
@@ -121,9 +135,9 @@ class Detector:
             raise UnsupportedOutputError(f"{path}: {exc}") from None
 
     @classmethod
-    def _load(cls, path: Path, device, half, imgsz, names, anchors, floor) -> "Detector":
+    def _load(cls, path: Path, device, half, imgsz, names, anchors, floor, backend_loader) -> "Detector":
         check_torchscript_file(path)
-        backend = TorchScriptBackend.load(path, device=device, half=half)
+        backend = backend_loader(path, device, half)
 
         facts = meta.MetaFacts()
         meta.facts_from_config(meta.parse_config(backend.config_text), facts)
@@ -219,7 +233,7 @@ class Detector:
         return names
 
     @staticmethod
-    def _warm_up(backend: TorchScriptBackend, path: Path, facts: meta.MetaFacts, batch: int):
+    def _warm_up(backend: "TorchScriptBackend", path: Path, facts: meta.MetaFacts, batch: int):
         """Run a blank input; return the normalised output and the input size that worked."""
         sizes = [facts.imgsz]
         if facts.sources.get("imgsz") == "default":
@@ -229,6 +243,8 @@ class Detector:
             blank = np.full((batch, 3, *hw), 114 / 255, np.float32)
             try:
                 raw = backend.forward(blank)
+            except UnsupportedOutputError:  # a model process normalises the output itself
+                raise
             except Exception as exc:  # torch raises many types from inside a graph
                 msg = _first_line(exc)
                 if _is_device_error(msg):
@@ -273,7 +289,7 @@ class Detector:
             try:
                 raw = self.backend.forward(batch)
                 pred = normalize_output(raw)  # includes the device->host copy
-            except UnsupportedOutputError:
+            except ScriptLensError:  # unsupported output; a model process that stopped
                 raise
             except Exception as exc:  # errors from inside the graph come in many types
                 raise ModelRunError(f"the model failed while running: {_first_line(exc)}") from None

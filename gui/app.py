@@ -10,6 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from engine import forward_process
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +45,14 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
-def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None):
-    """Build and show the window, then open `model` / `images` (or the last ones) right after."""
+def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None, backend_loader=None):
+    """Build and show the window, then open `model` / `images` (or the last ones) right after.
+
+    `backend_loader`: how models load (see `gui.worker.EngineWorker`); `main()` passes the
+    model process's, so torch never loads in the window's process."""
     from .main_window import MainWindow
 
-    window = MainWindow(settings)
+    window = MainWindow(settings, backend_loader=backend_loader)
     window.show()
 
     def open_initial() -> None:
@@ -63,6 +68,9 @@ def create_window(model: Path | str | None = None, images: Path | str | None = N
 def main(model: Path | str | None = None, images: Path | str | None = None) -> int:
     t0 = time.perf_counter()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Usually started already by `scriptlens` before Qt was imported (cli/gui_cmd.py); the
+    # same process is returned then. None: no child possible, models load in this process.
+    forward = forward_process.prestart()
     app = make_app()
     if model is None and images is None:
         from .settings import Settings
@@ -73,11 +81,15 @@ def main(model: Path | str | None = None, images: Path | str | None = None) -> i
         images = last_folder if last_folder and Path(last_folder).is_dir() else None
         if model is None and images is None:
             model, images = demo_paths()
-    window = create_window(model, images)
+    window = create_window(model, images, backend_loader=forward.load_backend if forward else None)
     _install_excepthook(window)
     log.info("window shown %.0f ms after main() (epoch %.3f, process CPU %.2f s)",
              (time.perf_counter() - t0) * 1e3, time.time(), time.process_time())
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        if forward is not None:
+            forward.close()
 
 
 if __name__ == "__main__":

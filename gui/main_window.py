@@ -64,13 +64,14 @@ AUTO_SCORE_MAX = 5000  # bigger folders are scored when asked (Score folder): ho
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None, parent=None) -> None:
+    def __init__(self, settings: Settings | None = None, parent=None, backend_loader=None) -> None:
+        """`backend_loader`: see `EngineWorker`; None runs models in this process (the tests)."""
         super().__init__(parent)
         self.setWindowTitle("ScriptLens")
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.cache = CandidateCache()
-        self.engine = EngineThread(self.cache)
+        self.engine = EngineThread(self.cache, backend_loader=backend_loader)
         self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
         self.reader = EngineThread(self.cache, name="scriptlens-images")  # display images only

@@ -122,9 +122,12 @@ class EngineWorker(QObject):
     statsReady = Signal(object)  # FolderStats
     _wake = Signal()
 
-    def __init__(self, cache: CandidateCache) -> None:
+    def __init__(self, cache: CandidateCache, backend_loader=None) -> None:
+        """`backend_loader`: how models load (`engine.pipeline.BackendLoader`); None loads them
+        in this process. The app passes its model process's loader (`engine.forward_process`)."""
         super().__init__()
         self._cache = cache
+        self._backend_loader = backend_loader
         self._lock = threading.Lock()
         self._slots: dict[str, object] = {}
         self._wake_pending = False
@@ -240,13 +243,14 @@ class EngineWorker(QObject):
     def _handle_load(self, req: LoadModelRequest) -> None:
         self.modelLoading.emit(req.id, "Loading PyTorch…", 5)
         t0 = time.perf_counter()
-        from engine import pipeline  # lazily: this is what imports torch
+        from engine import pipeline  # lazily: in-process loading imports torch from here
 
         log.info("engine.pipeline imported in %.0f ms", (time.perf_counter() - t0) * 1e3)
         self.modelLoading.emit(req.id, f"Loading {req.path.name}…", 40)
         try:
             detector = pipeline.Detector.load(
-                req.path, device=req.device, imgsz=req.imgsz, names=req.names, anchors=req.anchors
+                req.path, device=req.device, imgsz=req.imgsz, names=req.names, anchors=req.anchors,
+                backend_loader=self._backend_loader,
             )
         except ScriptLensError as exc:
             self.modelFailed.emit(req.id, str(exc))
@@ -459,10 +463,10 @@ class EngineThread:
     The window runs two: the engine (model, inference, export) and an image reader that only
     decodes images for display, so pictures show while torch is still loading."""
 
-    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine") -> None:
+    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", backend_loader=None) -> None:
         self.thread = QThread()
         self.thread.setObjectName(name)
-        self.worker = EngineWorker(cache)
+        self.worker = EngineWorker(cache, backend_loader)
         self.worker.moveToThread(self.thread)
         self.thread.start()
 

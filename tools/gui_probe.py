@@ -18,6 +18,17 @@ import time
 from pathlib import Path
 
 
+def peak_rss_mb(pid: int | None) -> float:
+    """Peak resident memory of a running process (Linux /proc; 0 where unknown)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, TypeError):
+        pass
+    return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("t0", type=float)
@@ -26,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args(argv)
 
+    # As `scriptlens` does (cli/gui_cmd.py): the model process first, then Qt.
+    from engine import forward_process
+
+    forward = forward_process.prestart()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -36,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     model, images = demo_paths()
     tmp = tempfile.TemporaryDirectory()
     settings = Settings(QSettings(str(Path(tmp.name, "probe.ini")), QSettings.Format.IniFormat))
-    window = create_window(model, images, settings=settings)
+    window = create_window(model, images, settings=settings, backend_loader=forward.load_backend if forward else None)
     app.processEvents()
     shown = time.time() - args.t0
     result = {"window_shown_s": round(shown, 3)}
@@ -86,9 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             wait(shown, args.timeout)
         result["browsed_images"] = args.browse
         result["browse_s"] = round(time.time() - t, 1)
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        window_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        model_mb = peak_rss_mb(forward.pid) if forward else 0.0
+        result["peak_rss_window_mb"] = round(window_mb, 1)
+        result["peak_rss_model_process_mb"] = round(model_mb, 1)
+        result["peak_rss_mb"] = round(window_mb + model_mb, 1)  # both processes: what the user pays
     window.close()
     app.processEvents()
+    if forward:
+        forward.close()
     print(json.dumps(result))
     QApplication.quit()
     tmp.cleanup()

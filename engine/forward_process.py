@@ -1,0 +1,204 @@
+"""Run the model in a child process (`engine.forward_server`) instead of the window's process.
+
+Why: ``import torch`` takes ~2 s on the reference 2-core machine. In the window's process it
+can only start once the window is up (doing it in a thread at start-up was measured slower:
+both fight for the GIL), so first detections waited for window + torch. Started as a child
+before the window's own imports, torch loads on the other core while the window builds, and
+first detections come ~1 s sooner. It also means a model that crashes PyTorch (a segfault in
+a custom op, an abort) ends the child, not the window with the user's unsaved edits: the
+next load starts a fresh child.
+
+`RemoteBackend` has `TorchScriptBackend`'s interface (``forward``, ``config_text``,
+``device``, ``half``), so `engine.pipeline.Detector` runs unchanged on either. The CLI keeps
+torch in-process: it has no window to overlap with, and its thread pool wants the model local.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from .errors import ModelLoadError, ModelRunError, UnsupportedOutputError
+
+if TYPE_CHECKING:
+    import numpy as np
+# numpy and the protocol are imported on first use: `prestart()` runs before any other import
+# of the app, and every 100 ms it waits is 100 ms later for the first detections.
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds `engine/`
+_ERRORS = {"ModelLoadError": ModelLoadError, "ModelRunError": ModelRunError, "UnsupportedOutputError": UnsupportedOutputError}
+
+
+class ProcessGone(Exception):
+    """The model process is not running (it crashed, was killed, or never started)."""
+
+    def __init__(self, returncode: int | None) -> None:
+        self.returncode = returncode
+        super().__init__(describe_exit(returncode))
+
+
+class RemoteModelError(RuntimeError):
+    """An error torch raised in the model process; the text is torch's, unchanged."""
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it did not answer"
+    if code < 0:
+        try:
+            import signal
+
+            return f"killed by {signal.Signals(-code).name}"
+        except (ValueError, AttributeError):
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class ForwardProcess:
+    """One model process; requests from several threads are serialised by a lock."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._last_exit: int | None = None  # how the previous child ended, for the messages
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start the child unless it runs already (it begins importing torch at once)."""
+        with self._lock:
+            if self.is_running():
+                return
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "engine.forward_server"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(PACKAGE_ROOT),
+            )
+            log.info("model process %d started", self._proc.pid)
+
+    def request(self, header: dict, arrays=()) -> "tuple[dict, list[np.ndarray]]":
+        from .forward_protocol import ProtocolError, read_message, write_message
+
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                raise ProcessGone(proc.returncode if proc is not None else self._last_exit)
+            try:
+                write_message(proc.stdin, header, arrays)
+                reply = read_message(proc.stdout)
+            except (OSError, EOFError, ProtocolError) as exc:
+                log.warning("model process %d: %s", proc.pid, exc)
+                reply = None
+            if reply is None:
+                self._reap(proc)
+                raise ProcessGone(proc.returncode)
+            return reply
+
+    def _reap(self, proc: subprocess.Popen) -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # alive but speaking garbage: end it
+            proc.kill()
+            proc.wait()
+        self._proc, self._last_exit = None, proc.returncode
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End the child: closing its stdin makes it exit; kill it if it does not."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        finally:
+            proc.stdout.close()
+
+    def load_backend(self, path: Path, device: str = "auto", half: bool = False) -> "RemoteBackend":
+        """`engine.pipeline.Detector.load`'s ``backend_loader``: load `path` in the child."""
+        self.start()  # again after a crash
+        try:
+            reply, _ = self.request({"op": "load", "path": str(Path(path).resolve()), "device": device, "half": bool(half)})
+        except ProcessGone as exc:
+            raise ModelLoadError(
+                f"{path}: the model process stopped while loading this file ({exc}); the file may crash PyTorch. "
+                "Your work in the window is unaffected: open another model, or this one again"
+            ) from None
+        _raise_if_failed(reply)
+        return RemoteBackend(self, reply["device"], bool(reply["half"]), reply["config_text"])
+
+
+class RemoteBackend:
+    """`TorchScriptBackend`'s interface, answered by the model process."""
+
+    def __init__(self, process: ForwardProcess, device: str, half: bool, config_text: str) -> None:
+        self.process = process
+        self.device = device
+        self.half = half
+        self.config_text = config_text
+
+    def forward(self, batch: "np.ndarray") -> "np.ndarray | list[np.ndarray]":
+        """The model's normalised output (see `engine.decode.normalize_output`)."""
+        import numpy as np
+
+        try:
+            reply, arrays = self.process.request({"op": "forward"}, [np.asarray(batch, np.float32)])
+        except ProcessGone as exc:
+            raise ModelRunError(
+                f"the model process stopped ({exc}): this model crashes PyTorch on some inputs. Open the model again to continue"
+            ) from None
+        _raise_if_failed(reply)
+        return arrays if reply.get("heads") else arrays[0]
+
+    @contextmanager
+    def intra_op_threads(self, n: int):
+        """No-op: the model process keeps torch's own thread count (the GUI runs one image at a time)."""
+        yield
+
+
+def _raise_if_failed(reply: dict) -> None:
+    if reply.get("ok"):
+        return
+    message = str(reply.get("message", "the model process failed"))
+    raise _ERRORS.get(reply.get("kind"), RemoteModelError)(message)
+
+
+_shared: ForwardProcess | None = None
+
+
+def prestart() -> ForwardProcess | None:
+    """Start the shared model process as early as possible (before Qt's imports).
+
+    None where a child cannot be started (a frozen app has no Python to run it with, or the
+    start failed): callers then load models in-process, as before.
+    """
+    global _shared
+    if _shared is None:
+        if getattr(sys, "frozen", False) or not sys.executable:
+            return None
+        process = ForwardProcess()
+        try:
+            process.start()
+        except OSError as exc:
+            log.warning("cannot start the model process (%s); loading models in the window's process", exc)
+            return None
+        _shared = process
+    return _shared

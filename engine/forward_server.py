@@ -1,0 +1,70 @@
+"""The model's own process: ``python -m engine.forward_server``, started by
+`engine.forward_process`. It imports torch at once, then answers requests until stdin closes.
+
+Requests (see `engine.forward_protocol`):
+- ``{"op": "load", "path", "device", "half"}`` -> ``{"ok": true, "config_text", "device", "half"}``
+- ``{"op": "forward"}`` + one (B, 3, H, W) float32 array -> ``{"ok": true, "heads": bool}`` +
+  the normalised output (one prediction array, or the raw anchor heads when ``heads``)
+- any failure -> ``{"ok": false, "kind": <exception class>, "message": <text>}``
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def serve(requests, replies) -> int:
+    from .forward_protocol import read_message, write_message
+    from .errors import ModelLoadError, ModelRunError, ScriptLensError
+
+    try:
+        from .backend import TorchScriptBackend
+        from .decode import normalize_output
+        import_error = None
+    except Exception as exc:  # torch missing or broken: say so on every request
+        import_error = f"PyTorch cannot be imported ({type(exc).__name__}: {exc}); reinstall torch"
+
+    backend = None
+    while True:
+        message = read_message(requests)
+        if message is None:
+            return 0  # the window closed the pipe: it is gone or done with us
+        header, arrays = message
+        try:
+            if import_error:
+                raise ModelLoadError(import_error)
+            if header.get("op") == "load":
+                backend = None  # free the old model before the new one loads
+                backend = TorchScriptBackend.load(Path(header["path"]), device=header["device"], half=header["half"])
+                write_message(replies, {"ok": True, "config_text": backend.config_text,
+                                        "device": backend.device, "half": backend.half})
+            elif header.get("op") == "forward":
+                if backend is None:
+                    raise ModelRunError("no model is loaded in the model process")
+                pred = normalize_output(backend.forward(arrays[0]))
+                heads = isinstance(pred, list)
+                write_message(replies, {"ok": True, "heads": heads}, pred if heads else [pred])
+            else:
+                raise ModelRunError(f"unknown request {header.get('op')!r}")
+        except ScriptLensError as exc:
+            write_message(replies, {"ok": False, "kind": type(exc).__name__, "message": str(exc)})
+        except Exception as exc:  # torch raises many types from inside a graph: pass the text on
+            write_message(replies, {"ok": False, "kind": "RuntimeError", "message": str(exc) or type(exc).__name__})
+
+
+def main() -> int:
+    # The protocol owns the original stdout; anything torch or a model prints (TorchScript's
+    # print() writes to fd 1) is sent to stderr instead of corrupting the reply stream.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    try:
+        return serve(requests, replies)
+    except (BrokenPipeError, EOFError):
+        return 0  # the window went away mid-message
+
+
+if __name__ == "__main__":
+    sys.exit(main())
