@@ -63,10 +63,27 @@ def describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
-class ForwardProcess:
-    """One model process; requests from several threads are serialised by a lock."""
+def anonymous_fd() -> int:
+    """An anonymous, growable file for an `engine.shared_arena.Arena` (created here, before
+    numpy is imported, so `prestart` stays quick). The caller owns the descriptor."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("scriptlens-arena", os.MFD_CLOEXEC)
+    import tempfile
 
-    def __init__(self) -> None:
+    with tempfile.TemporaryFile() as f:  # already unlinked on POSIX
+        return os.dup(f.fileno())
+
+
+class ForwardProcess:
+    """One model process; requests from several threads are serialised by a lock.
+
+    `shared_memory`: big arrays cross through `engine.shared_arena` (POSIX), else inside the
+    pipe messages (Windows, or when turned off)."""
+
+    def __init__(self, shared_memory: bool = True) -> None:
+        self.shared_memory = shared_memory and os.name == "posix"
+        self._arena_fds: tuple[int, int] | None = None
+        self._arenas = None  # (to the child, from the child), made on first use
         self._proc: subprocess.Popen | None = None
         self._last_exit: int | None = None  # how the previous child ended, for the messages
         self._lock = threading.Lock()
@@ -74,6 +91,11 @@ class ForwardProcess:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def uses_shared_memory(self) -> bool:
+        """True when the running child got arenas (False: arrays go in the pipe messages)."""
+        return self._arena_fds is not None
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -83,12 +105,21 @@ class ForwardProcess:
         with self._lock:
             if self.is_running():
                 return
+            self._close_arenas()  # a restart gets fresh ones: the old child may have died mid-write
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+            cmd = [sys.executable, "-m", "engine.forward_server"]
+            if self.shared_memory:
+                try:
+                    self._arena_fds = (anonymous_fd(), anonymous_fd())
+                    cmd += ["--arenas", "%d,%d" % self._arena_fds]
+                except OSError as exc:
+                    log.info("no shared memory for the model process (%s): arrays go through the pipe", exc)
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.forward_server"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(PACKAGE_ROOT),
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(PACKAGE_ROOT),
+                pass_fds=self._arena_fds or (),
             )
+            _widen_pipes(self._proc)
             log.info("model process %d started", self._proc.pid)
 
     def request(self, header: dict, arrays=()) -> "tuple[dict, list[np.ndarray]]":
@@ -99,8 +130,15 @@ class ForwardProcess:
             if proc is None or proc.poll() is not None:
                 raise ProcessGone(proc.returncode if proc is not None else self._last_exit)
             try:
+                arenas = self._shared_arenas()
+                if arenas is not None and arrays:
+                    header, arrays = dict(header, shm=arenas[0].write(arrays)), ()
                 write_message(proc.stdin, header, arrays)
                 reply = read_message(proc.stdout)
+                if reply is not None and "shm" in reply[0]:
+                    if arenas is None:
+                        raise ProtocolError("shared-memory reply without shared memory")
+                    reply = reply[0], arenas[1].read(reply[0].pop("shm"), copy=True)
             except (OSError, EOFError, ProtocolError) as exc:
                 log.warning("model process %d: %s", proc.pid, exc)
                 reply = None
@@ -108,6 +146,22 @@ class ForwardProcess:
                 self._reap(proc)
                 raise ProcessGone(proc.returncode)
             return reply
+
+    def _shared_arenas(self):
+        if self._arenas is None and self._arena_fds is not None:
+            from .shared_arena import Arena
+
+            self._arenas = (Arena(self._arena_fds[0]), Arena(self._arena_fds[1]))
+        return self._arenas
+
+    def _close_arenas(self) -> None:
+        if self._arenas is not None:
+            for arena in self._arenas:
+                arena.close()  # closes the descriptor too
+        elif self._arena_fds is not None:
+            for fd in self._arena_fds:
+                os.close(fd)
+        self._arenas = self._arena_fds = None
 
     def _reap(self, proc: subprocess.Popen) -> None:
         try:
@@ -121,6 +175,7 @@ class ForwardProcess:
         """End the child: closing its stdin makes it exit; kill it if it does not."""
         with self._lock:
             proc, self._proc = self._proc, None
+            self._close_arenas()
         if proc is None:
             return
         try:
@@ -144,6 +199,21 @@ class ForwardProcess:
             ) from None
         _raise_if_failed(reply)
         return RemoteBackend(self, reply["device"], bool(reply["half"]), reply["config_text"])
+
+
+def _widen_pipes(proc: subprocess.Popen) -> None:
+    """Linux pipes hold 64 KiB: a 640x640 input (4.9 MB) then crosses in ~75 hand-offs between
+    the two processes. 1 MiB pipes (the default per-user ceiling) cut the round trip's cost."""
+    setpipe = getattr(__import__("fcntl"), "F_SETPIPE_SZ", None) if sys.platform.startswith("linux") else None
+    if setpipe is None:
+        return
+    import fcntl
+
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            fcntl.fcntl(stream.fileno(), setpipe, 1 << 20)
+        except OSError:
+            pass  # a lower limit set by the admin: keep the default size
 
 
 class RemoteBackend:

@@ -15,9 +15,16 @@ import sys
 from pathlib import Path
 
 
-def serve(requests, replies) -> int:
+def serve(requests, replies, arenas=None) -> int:
+    """`arenas`: (from the window, to the window) `engine.shared_arena.Arena`s, or None when
+    arrays travel in the messages."""
     from .forward_protocol import read_message, write_message
     from .errors import ModelLoadError, ModelRunError, ScriptLensError
+
+    def reply(header: dict, arrays=()) -> None:
+        if arenas is not None and arrays:
+            header, arrays = dict(header, shm=arenas[1].write(arrays)), ()
+        write_message(replies, header, arrays)
 
     try:
         from .backend import TorchScriptBackend
@@ -33,35 +40,42 @@ def serve(requests, replies) -> int:
             return 0  # the window closed the pipe: it is gone or done with us
         header, arrays = message
         try:
+            if "shm" in header:  # views: the model reads the window's buffer without a copy
+                arrays = arenas[0].read(header.pop("shm"), copy=False)
             if import_error:
                 raise ModelLoadError(import_error)
             if header.get("op") == "load":
                 backend = None  # free the old model before the new one loads
                 backend = TorchScriptBackend.load(Path(header["path"]), device=header["device"], half=header["half"])
-                write_message(replies, {"ok": True, "config_text": backend.config_text,
-                                        "device": backend.device, "half": backend.half})
+                reply({"ok": True, "config_text": backend.config_text, "device": backend.device, "half": backend.half})
             elif header.get("op") == "forward":
                 if backend is None:
                     raise ModelRunError("no model is loaded in the model process")
                 pred = normalize_output(backend.forward(arrays[0]))
                 heads = isinstance(pred, list)
-                write_message(replies, {"ok": True, "heads": heads}, pred if heads else [pred])
+                reply({"ok": True, "heads": heads}, pred if heads else [pred])
             else:
                 raise ModelRunError(f"unknown request {header.get('op')!r}")
         except ScriptLensError as exc:
-            write_message(replies, {"ok": False, "kind": type(exc).__name__, "message": str(exc)})
+            reply({"ok": False, "kind": type(exc).__name__, "message": str(exc)})
         except Exception as exc:  # torch raises many types from inside a graph: pass the text on
-            write_message(replies, {"ok": False, "kind": "RuntimeError", "message": str(exc) or type(exc).__name__})
+            reply({"ok": False, "kind": "RuntimeError", "message": str(exc) or type(exc).__name__})
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    arenas = None
+    if len(argv) == 2 and argv[0] == "--arenas":  # descriptors inherited from the window (pass_fds)
+        from .shared_arena import Arena
+
+        arenas = tuple(Arena(int(fd)) for fd in argv[1].split(","))
     # The protocol owns the original stdout; anything torch or a model prints (TorchScript's
     # print() writes to fd 1) is sent to stderr instead of corrupting the reply stream.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     try:
-        return serve(requests, replies)
+        return serve(requests, replies, arenas)
     except (BrokenPipeError, EOFError):
         return 0  # the window went away mid-message
 

@@ -128,6 +128,51 @@ def bench_demo_stages(model: Path, images: list[Path], repeat: int) -> dict:
             **{k: stats(v) for k, v in rows.items()}}
 
 
+# ------------------------------------------------------------------ the window's model process
+
+def bench_model_process(model: Path, repeat: int) -> dict:
+    """What running the model in the window's child process (engine/forward_process.py) adds
+    per image: the same forward in-process and through the pipes. Besides the demo model, a
+    640x640 model whose forward is a constant (1, 84, 8400) output isolates the transfer of a
+    4.9 MB input and a 2.8 MB output."""
+    import torch
+
+    from engine.forward_process import ForwardProcess
+    from engine.images import read_image
+    from engine.pipeline import Detector
+
+    class Constant640(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("out", torch.rand(1, 84, 8400))
+
+        def forward(self, x):
+            return self.out + x[0, 0, 0, 0] * 0.0
+
+    out: dict = {}
+    process = ForwardProcess()
+    with tempfile.TemporaryDirectory() as tmp:
+        const = Path(tmp, "const640.torchscript")
+        torch.jit.save(torch.jit.trace(Constant640().eval(), torch.zeros(1, 3, 640, 640)), str(const),
+                       _extra_files={"config.txt": json.dumps({"imgsz": [640, 640]})})
+        try:
+            for name, path in (("demo", model), ("const_640", const)):
+                local = Detector.load(path, device="cpu")
+                remote = Detector.load(path, device="cpu", backend_loader=process.load_backend)
+                tensor = local.preprocess(read_image(sorted(DEMO_IMAGES.glob("*.jpg"))[0]))[0][None]
+                # Alternating blocks, first call of each dropped: this VM's speed drifts by
+                # 20-50% over a minute, and back-to-back single calls would leave one side's
+                # OpenMP threads spinning while the other side runs.
+                a, b = [], []
+                for _ in range(max(1, repeat // 10)):
+                    a += timeit(lambda: local.backend.forward(tensor), 11)[1:]
+                    b += timeit(lambda: remote.backend.forward(tensor), 11)[1:]
+                out[name] = {"in_process": stats(a), "model_process": stats(b)}
+        finally:
+            process.close()
+    return out
+
+
 # ------------------------------------------------------------------ label throughput
 
 def bench_throughput(model: Path, n_images: int) -> dict:
@@ -227,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
         "synthetic": bench_synthetic(repeat),
         "demo_stages": bench_demo_stages(args.model, images, 30 if args.quick else 100),
+        "model_process": bench_model_process(args.model, 20 if args.quick else 100),
         "label_throughput": bench_throughput(args.model, 30 if args.quick else 300),
         "folder_listing": bench_listing(2000 if args.quick else 20000),
         "gui": bench_gui(200 if args.quick else 2000, 2000 if args.quick else 20000),
@@ -251,6 +297,11 @@ def print_table(r: dict) -> None:
     print(f"\ndemo model {d['model']} ({d['layout']}, {d['input'][0]}x{d['input'][1]})")
     for k in ("read", "letterbox", "forward", "decode", "nms+inverse"):
         print(f"  {k:<34} median {d[k]['median_ms']:7.3f} ms   p95 {d[k]['p95_ms']:7.3f} ms")
+    print("\nforward in the window's model process vs in-process (pipes + copies included)")
+    for name, m in r["model_process"].items():
+        a, b = m["in_process"], m["model_process"]
+        print(f"  {name:<34} in-process {a['median_ms']:7.2f} ms   model process {b['median_ms']:7.2f} ms   "
+              f"(+{b['median_ms'] - a['median_ms']:.2f} ms)")
     t = r["label_throughput"]
     print(f"\nlabel throughput: {t['label_images_per_s']:.1f} img/s vs forward-only {t['forward_only_images_per_s']:.1f} img/s "
           f"-> ratio {t['ratio']:.2f} ({t['images']} images)")

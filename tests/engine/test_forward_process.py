@@ -67,6 +67,40 @@ def test_a_broken_stream_is_an_error_not_a_hang_or_garbage():
         write_message(io.BytesIO(), {}, [np.array([object()])])
 
 
+@pytest.mark.skipif(os.name != "posix", reason="shared memory is passed by descriptor on POSIX only")
+def test_arena_round_trip_growth_and_bad_specs():
+    from engine.forward_process import anonymous_fd
+    from engine.shared_arena import Arena
+
+    fd = anonymous_fd()
+    writer, reader = Arena(fd), Arena(os.dup(fd))  # two mappings of one file, as in two processes
+    try:
+        small = [np.arange(10, dtype=np.float32), np.ones((2, 3), np.uint8)]
+        spec = writer.write(small)
+        got = reader.read(spec, copy=True)
+        for a, b in zip(small, got):
+            np.testing.assert_array_equal(a, b)
+        big = [np.random.default_rng(0).random((3, 640, 640), dtype=np.float32), np.zeros((0, 4), np.float32)]
+        spec2 = writer.write(big)  # grows the file; the reader remaps to the announced size
+        assert spec2["size"] > spec["size"]
+        view = reader.read(spec2, copy=False)
+        np.testing.assert_array_equal(view[0], big[0])
+        assert view[1].shape == (0, 4)
+        copied = reader.read(spec2, copy=True)[0]
+        writer.write([np.full((3, 640, 640), 7, np.float32)])  # views follow the writer, copies do not
+        assert view[0][0, 0, 0] == 7 and copied[0, 0, 0] == big[0][0, 0, 0]
+        with pytest.raises(ProtocolError):  # bigger than the file
+            reader.read({"size": spec2["size"] * 4, "arrays": []}, copy=True)
+        with pytest.raises(ProtocolError):  # runs past the end
+            reader.read({"size": spec2["size"], "arrays": [{"dtype": "float32", "shape": [10**9], "offset": 0}]}, copy=True)
+        with pytest.raises(ProtocolError):
+            reader.read({"size": spec2["size"], "arrays": [{"dtype": "object", "shape": [1], "offset": 0}]}, copy=True)
+    finally:
+        del view
+        writer.close()
+        reader.close()
+
+
 # ------------------------------------------------------------------ one model process for the module
 
 @pytest.fixture(scope="module")
@@ -98,6 +132,7 @@ def assert_same_candidates(a, b):
 
 @pytest.mark.parametrize("kind", ["anchor_free", "raw_heads", "end2end"])
 def test_remote_detector_matches_in_process(process, models, kind):
+    assert process.uses_shared_memory == (os.name == "posix")
     if kind == "anchor_free":
         path = mf.anchor_free(models / "af.torchscript", BOXES, names=["a", "b", "c"])
     elif kind == "raw_heads":
@@ -110,6 +145,18 @@ def test_remote_detector_matches_in_process(process, models, kind):
     assert remote.backend.device == "cpu" and remote.backend.config_text == local.backend.config_text
     image = np.random.default_rng(1).integers(0, 255, (240, 400, 3), dtype=np.uint8)
     assert_same_candidates(local.predict(image).candidates, remote.predict(image).candidates)
+
+
+def test_without_shared_memory_the_arrays_travel_in_the_pipe(models):
+    path = mf.raw_heads(models / "heads_pipe.torchscript", [(0, 1, 3, 2, [0.0, 0.0, 0.5, 0.5, 4.0, 3.0, -3.0])], nc=2)
+    process = ForwardProcess(shared_memory=False)
+    try:
+        local, remote = both(path, process)
+        assert not process.uses_shared_memory
+        image = np.random.default_rng(2).integers(0, 255, (300, 200, 3), dtype=np.uint8)
+        assert_same_candidates(local.predict(image).candidates, remote.predict(image).candidates)
+    finally:
+        process.close()
 
 
 def test_the_demo_model_gives_identical_detections(process):
