@@ -9,9 +9,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
-from superqt import QLabeledDoubleSlider
-
 from .colors import class_color
+from .labeled_slider import LabeledSlider
 
 END2END_NOTE = "IoU is off: this model runs NMS itself (end-to-end)."
 
@@ -20,16 +19,6 @@ def _swatch(color: QColor) -> QIcon:
     pix = QPixmap(12, 12)
     pix.fill(color)
     return QIcon(pix)
-
-
-def _slider(value: float) -> QLabeledDoubleSlider:
-    s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-    s.setRange(0.0, 1.0)
-    s.setDecimals(2)
-    s.setSingleStep(0.01)
-    s.setPageStep(0.05)
-    s.setValue(value)
-    return s
 
 
 class SidePanel(QWidget):
@@ -61,9 +50,9 @@ class SidePanel(QWidget):
         # thresholds
         thr_box = QGroupBox("Thresholds")
         thr = QFormLayout(thr_box)
-        self.conf_slider = _slider(0.25)
+        self.conf_slider = LabeledSlider(0.25)
         self.conf_slider.setToolTip("Keep boxes whose confidence is above this value")
-        self.iou_slider = _slider(0.45)
+        self.iou_slider = LabeledSlider(0.45)
         self.iou_slider.setToolTip("NMS: drop a box that overlaps a better one of its class by more than this IoU")
         self.iou_note = QLabel(END2END_NOTE)
         self.iou_note.setWordWrap(True)
