@@ -164,6 +164,9 @@ class EditStore(QObject):
         """A copy for the export request (Detections are immutable values)."""
         return dict(self._edits)
 
+    def reviewed_paths(self) -> list[str]:
+        return sorted(self._reviewed)
+
     def is_reviewed(self, path: Path | str) -> bool:
         return str(path) in self._reviewed
 

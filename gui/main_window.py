@@ -491,8 +491,7 @@ class MainWindow(QMainWindow):
         self._labels_dir = None
         self._image_cache.clear()
         self._row = -1
-        self.image_list.set_names(result.names)
-        self._install_labelled_probe()
+        self.image_list.set_names(result.names, self._labelled_probe())
         self._gt_picked = None
         self._score_big_folder = False
         self._on_folder_or_model_changed()
@@ -509,13 +508,16 @@ class MainWindow(QMainWindow):
         row = self._row_of.get(str(select), 0) if select is not None else 0
         self.go_to(row)
 
-    def _install_labelled_probe(self) -> None:
+    def _labelled_probe(self):
+        """row -> whether that image has a label file in the export folder (None: no folder)."""
         root, out = self._root, self.labels_dir()
         if root is None or out is None:
-            self.image_list.model.set_labelled_probe(None)
-            return
+            return None
         paths = self._paths
-        self.image_list.model.set_labelled_probe(lambda row: label_path_for(paths[row], root, out).exists())
+        return lambda row: label_path_for(paths[row], root, out).exists()
+
+    def _install_labelled_probe(self) -> None:
+        self.image_list.model.set_labelled_probe(self._labelled_probe())
 
     def go_to(self, row: int) -> None:
         if not 0 <= row < len(self._paths):
@@ -950,14 +952,18 @@ class MainWindow(QMainWindow):
             restored = self.edits.bind(self._root, self._model_path)
         else:
             self.edits.bind(None, None)
-        for i in range(len(self._paths)):
-            self._mark_row(i)
+        # Only rows with an edit or an accept carry a mark: not a Python loop over 20,000 rows.
+        self.image_list.model.clear_marks()
+        marked = {self._row_of.get(p) for p in (*self.edits.edited_paths(), *self.edits.reviewed_paths())}
+        for row in sorted(marked - {None}):
+            self._mark_row(row)
         if restored:
             self.show_info(f"Restored your edits of {restored} image(s) from the last session "
                            f"(saved automatically in {self.edits.file}).")
         n = len(self._paths)
-        self.review_proxy.set_keys(np.full(n, -1, np.int64), np.ones(n), np.full(n, -1, np.int64),
-                                   np.array([self.edits.is_reviewed(p) for p in self._paths], bool))
+        accepted = np.zeros(n, bool)
+        accepted[[r for r in (self._row_of.get(p) for p in self.edits.reviewed_paths()) if r is not None]] = True
+        self.review_proxy.set_keys(np.full(n, -1, np.int64), np.ones(n), np.full(n, -1, np.int64), accepted)
         self.request_folder_stats()
 
     def _find_ground_truth(self) -> None:

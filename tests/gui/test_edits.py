@@ -124,6 +124,14 @@ def test_edits_are_autosaved_and_restored_after_closing(loaded, qtbot, tiny_mode
     qtbot.waitUntil(lambda: len(w2.detections) == 2, timeout=30000)
     assert w2.detections.class_id.tolist() == kept.class_id.tolist()
     assert "Restored your edits of 1 image" in w2.banner.text()
+    assert w2.image_list.model.mark(0) == "✎" and all(w2.image_list.model.mark(r) == "" for r in range(1, len(w2.paths)))
+    # edits belong to a (folder, model) pair: another model on this folder shows none, nor their marks
+    other = tmp_path / "other_model.torchscript"
+    other.write_bytes(tiny_model.read_bytes())
+    w2.open_model(other)
+    qtbot.waitUntil(lambda: w2.model_info is not None and w2.model_info.path == other, timeout=60000)
+    qtbot.waitUntil(lambda: len(w2.detections) == 3, timeout=30000)
+    assert w2.image_list.model.mark(0) == ""
     w2.close()
 
 
