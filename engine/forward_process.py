@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,10 +40,12 @@ _ERRORS = {"ModelLoadError": ModelLoadError, "ModelRunError": ModelRunError, "Un
 
 
 class ProcessGone(Exception):
-    """The model process is not running (it crashed, was killed, or never started)."""
+    """The model process is not running (it crashed, was killed, or never started).
+    `interrupted`: killed on purpose by `ForwardProcess.interrupt`."""
 
-    def __init__(self, returncode: int | None) -> None:
+    def __init__(self, returncode: int | None, interrupted: bool = False) -> None:
         self.returncode = returncode
+        self.interrupted = interrupted
         super().__init__(describe_exit(returncode))
 
 
@@ -86,6 +89,8 @@ class ForwardProcess:
         self._arenas = None  # (to the child, from the child), made on first use
         self._proc: subprocess.Popen | None = None
         self._last_exit: int | None = None  # how the previous child ended, for the messages
+        self._busy_since: float | None = None  # monotonic time the request in flight was sent
+        self._interrupted = False
         self._lock = threading.Lock()
 
     @property
@@ -106,6 +111,7 @@ class ForwardProcess:
             if self.is_running():
                 return
             self._close_arenas()  # a restart gets fresh ones: the old child may have died mid-write
+            self._interrupted = False
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
             cmd = [sys.executable, "-m", "engine.forward_server"]
@@ -129,6 +135,7 @@ class ForwardProcess:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 raise ProcessGone(proc.returncode if proc is not None else self._last_exit)
+            self._busy_since = time.monotonic()
             try:
                 arenas = self._shared_arenas()
                 if arenas is not None and arrays:
@@ -140,12 +147,34 @@ class ForwardProcess:
                         raise ProtocolError("shared-memory reply without shared memory")
                     reply = reply[0], arenas[1].read(reply[0].pop("shm"), copy=True)
             except (OSError, EOFError, ProtocolError) as exc:
-                log.warning("model process %d: %s", proc.pid, exc)
+                if not self._interrupted:
+                    log.warning("model process %d: %s", proc.pid, exc)
                 reply = None
+            finally:
+                self._busy_since = None
             if reply is None:
                 self._reap(proc)
-                raise ProcessGone(proc.returncode)
+                raise ProcessGone(proc.returncode, self._interrupted)
             return reply
+
+    def busy_for(self) -> float:
+        """Seconds the request in flight has run (0 when idle)."""
+        since = self._busy_since
+        return time.monotonic() - since if since is not None else 0.0
+
+    def interrupt(self) -> bool:
+        """Kill the child if a request is in flight: a model stuck on an image (or one far too
+        slow for this machine) otherwise holds the engine until it returns, if ever. That
+        request fails with `ProcessGone(interrupted=True)`; the next load starts a fresh child.
+        Not under the lock: the stuck request holds it."""
+        proc = self._proc
+        if proc is None or self._busy_since is None or proc.poll() is not None:
+            return False
+        seconds = self.busy_for()
+        self._interrupted = True
+        proc.kill()
+        log.info("model process %d stopped after %.1f s on one request", proc.pid, seconds)
+        return True
 
     def _shared_arenas(self):
         if self._arenas is None and self._arena_fds is not None:
@@ -193,6 +222,8 @@ class ForwardProcess:
         try:
             reply, _ = self.request({"op": "load", "path": str(Path(path).resolve()), "device": device, "half": bool(half)})
         except ProcessGone as exc:
+            if exc.interrupted:
+                raise ModelLoadError(f"{path}: loading was interrupted") from None
             raise ModelLoadError(
                 f"{path}: the model process stopped while loading this file ({exc}); the file may crash PyTorch. "
                 "Your work in the window is unaffected: open another model, or this one again"
@@ -232,6 +263,8 @@ class RemoteBackend:
         try:
             reply, arrays = self.process.request({"op": "forward"}, [np.asarray(batch, np.float32)])
         except ProcessGone as exc:
+            if exc.interrupted:
+                raise ModelRunError("stopped: the model was still running this image when it was interrupted") from None
             raise ModelRunError(
                 f"the model process stopped ({exc}): this model crashes PyTorch on some inputs. Open the model again to continue"
             ) from None

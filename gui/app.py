@@ -45,14 +45,14 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
-def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None, backend_loader=None):
+def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None, model_process=None):
     """Build and show the window, then open `model` / `images` (or the last ones) right after.
 
-    `backend_loader`: how models load (see `gui.worker.EngineWorker`); `main()` passes the
-    model process's, so torch never loads in the window's process."""
+    `model_process`: where models run (see `MainWindow`); `main()` passes the one it started,
+    so torch never loads in the window's process."""
     from .main_window import MainWindow
 
-    window = MainWindow(settings, backend_loader=backend_loader)
+    window = MainWindow(settings, model_process=model_process)
     window.show()
 
     def open_initial() -> None:
@@ -81,7 +81,7 @@ def main(model: Path | str | None = None, images: Path | str | None = None) -> i
         images = last_folder if last_folder and Path(last_folder).is_dir() else None
         if model is None and images is None:
             model, images = demo_paths()
-    window = create_window(model, images, backend_loader=forward.load_backend if forward else None)
+    window = create_window(model, images, model_process=forward)
     _install_excepthook(window)
     log.info("window shown %.0f ms after main() (epoch %.3f, process CPU %.2f s)",
              (time.perf_counter() - t0) * 1e3, time.time(), time.process_time())

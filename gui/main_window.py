@@ -60,18 +60,21 @@ PREFETCH_OFFSETS = (1, 2, -1)
 STATS_DEBOUNCE_MS = 250  # IoU / agnostic / max-det: rescore the folder this long after the last change
 REVIEW_DEBOUNCE_MS = 150  # review-queue keys after a confidence change
 QUICK_FLOOR_MIN = 0.05  # below this a quick pass saves little: go straight to the full floor
+STUCK_MODEL_S = 1.0  # opening another model stops a model process busy this long on one image
 AUTO_SCORE_MAX = 5000  # bigger folders are scored when asked (Score folder): hours of CPU otherwise
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None, parent=None, backend_loader=None) -> None:
-        """`backend_loader`: see `EngineWorker`; None runs models in this process (the tests)."""
+    def __init__(self, settings: Settings | None = None, parent=None, model_process=None) -> None:
+        """`model_process`: an `engine.forward_process.ForwardProcess` to run models in (what
+        `scriptlens` does); None runs them in this process (most tests)."""
         super().__init__(parent)
+        self._model_process = model_process
         self.setWindowTitle("ScriptLens")
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.cache = CandidateCache()
-        self.engine = EngineThread(self.cache, backend_loader=backend_loader)
+        self.engine = EngineThread(self.cache, backend_loader=model_process.load_backend if model_process else None)
         self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
         self.reader = EngineThread(self.cache, name="scriptlens-images")  # display images only
@@ -456,6 +459,7 @@ class MainWindow(QMainWindow):
         if overrides is not None:
             self._overrides = overrides
         o = self._overrides
+        self._interrupt_stuck_model(f"to open {path.name}")
         request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors)
         self._loading_id = request.id
         self.load_label.setText(f"Loading {path.name}…")
@@ -463,6 +467,17 @@ class MainWindow(QMainWindow):
         self.load_progress.show()
         self.worker.submit_load(request)
         return request.id
+
+    def _interrupt_stuck_model(self, why: str) -> None:
+        """A model that has run one image for a while (stuck, or far too slow here) would hold
+        the engine until it returns: stop its process instead (never during an export, which
+        would lose images). Only possible when models run in a model process."""
+        process = self._model_process
+        if process is None or self._export_request is not None:
+            return
+        seconds = process.busy_for()
+        if seconds >= STUCK_MODEL_S and process.interrupt():
+            self.statusBar().showMessage(f"The model had been running one image for {seconds:.0f} s: stopped it {why}.", 10000)
 
     def open_folder(self, folder: Path | str, select: Path | str | None = None, wait: bool = False) -> int:
         """List the folder in the background (`wait=True`: right now) and show its first image."""
@@ -1331,6 +1346,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.edits.save_now()  # edits are autosaved; flush the last 300 ms
         self.save_settings()
+        if self._model_process is not None and self._export_request is None:
+            self._model_process.interrupt()  # do not wait for an image the window will not show
         self.engine.close()
         self.reader.close()
         super().closeEvent(event)

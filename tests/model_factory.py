@@ -338,6 +338,27 @@ def slow_model(path, boxes, nc: int = 3, iters: int = 40) -> Path:
     return _save(m, path, ultralytics_meta([f"n{i}" for i in range(nc)]))
 
 
+class _StuckOnImages(nn.Module):
+    """Loads normally (the grey warm-up input is quick), then computes for minutes on any real
+    image: a model the window must be able to walk away from."""
+
+    def __init__(self, out: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("out", out.clone())
+        self.register_buffer("m", torch.eye(256) * 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.m
+        if bool((x.mean() - 114.0 / 255.0).abs() > 0.01):
+            for _ in range(10_000_000):
+                y = torch.mm(y, self.m)
+        return self.out + x.mean() * 0.0 + y[0, 0] * 0.0
+
+
+def stuck_on_images_model(path, boxes, nc: int = 3) -> Path:
+    return _save(torch.jit.script(_StuckOnImages(anchor_free_tensor(boxes, nc))), path, ultralytics_meta([f"n{i}" for i in range(nc)]))
+
+
 class _NanOnBright(nn.Module):
     """Anchor-free output, all NaN for a bright input (mean > 0.6): loads (the grey warm-up input
     is fine), then fails on some images only."""

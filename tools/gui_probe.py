@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     model, images = demo_paths()
     tmp = tempfile.TemporaryDirectory()
     settings = Settings(QSettings(str(Path(tmp.name, "probe.ini")), QSettings.Format.IniFormat))
-    window = create_window(model, images, settings=settings, backend_loader=forward.load_backend if forward else None)
+    window = create_window(model, images, settings=settings, model_process=forward)
     app.processEvents()
     shown = time.time() - args.t0
     result = {"window_shown_s": round(shown, 3)}

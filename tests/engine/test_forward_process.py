@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -258,3 +259,36 @@ def test_the_window_process_never_imports_torch(tmp_path):
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) > 0
+
+
+def test_interrupt_stops_only_a_busy_process_and_says_so(models):
+    import threading
+
+    path = mf.stuck_on_images_model(models / "stuck.torchscript", BOXES)
+    proc = ForwardProcess()
+    try:
+        det = Detector.load(path, device="cpu", backend_loader=proc.load_backend)  # the grey warm-up is quick
+        assert proc.busy_for() == 0.0 and not proc.interrupt()  # idle: nothing to stop
+        assert proc.is_running()
+        errors = []
+
+        def run():
+            try:
+                det.predict(np.full((60, 80, 3), 30, np.uint8))
+            except ModelRunError as exc:
+                errors.append(str(exc))
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while proc.busy_for() < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.interrupt()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert errors == ["stopped: the model was still running this image when it was interrupted"]
+        again = Detector.load(mf.anchor_free(models / "af_after.torchscript", BOXES, names=["a", "b", "c"]),
+                              device="cpu", backend_loader=proc.load_backend)
+        assert len(again.predict(np.zeros((50, 60, 3), np.uint8)).candidates.score) == 3
+    finally:
+        proc.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -14,7 +15,8 @@ from gui.image_list import STATE_ERROR
 from gui.main_window import MainWindow
 from gui.settings import Settings
 
-from gui_test_data import make_images
+import model_factory as mf
+from gui_test_data import TINY_BOXES, make_images
 
 
 def box_texts(window) -> list[str]:
@@ -25,7 +27,7 @@ def box_texts(window) -> list[str]:
 def remote_window(qtbot, tmp_path):
     process = ForwardProcess()
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings, backend_loader=process.load_backend)
+    w = MainWindow(settings, model_process=process)
     qtbot.addWidget(w)
     w.resize(1200, 800)
     w.show()
@@ -54,3 +56,37 @@ def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(
     w.open_model(tiny_model)  # a fresh model process; browsing goes on
     qtbot.waitUntil(lambda: process.is_running() and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
     assert w.isVisible()
+
+
+def test_opening_another_model_stops_one_stuck_on_an_image(remote_window, qtbot, tmp_path, tiny_model, image_dir):
+    w, process = remote_window
+    stuck = mf.stuck_on_images_model(tmp_path / "stuck.torchscript", list(TINY_BOXES))
+    w.open_folder(image_dir)
+    w.open_model(stuck)
+    qtbot.waitUntil(lambda: process.busy_for() > 1.5, timeout=60000)  # loaded, now on the first image for minutes
+    stuck_pid = process.pid
+    started = time.monotonic()
+    w.open_model(tiny_model)
+    assert "stopped it to open tiny.torchscript" in w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
+    assert process.pid != stuck_pid and process.is_running()
+    assert time.monotonic() - started < 30  # a fresh child (torch import included), not minutes
+    assert w.banner.level != "error" or not w.banner.isVisible(), w.banner.text()
+
+
+def test_closing_the_window_does_not_wait_for_a_stuck_model(qtbot, tmp_path, image_dir):
+    process = ForwardProcess()
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings, model_process=process)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.open_folder(image_dir)
+        w.open_model(mf.stuck_on_images_model(tmp_path / "stuck.torchscript", list(TINY_BOXES)))
+        qtbot.waitUntil(lambda: process.busy_for() > 0.5, timeout=60000)
+        started = time.monotonic()
+        w.close()
+        assert time.monotonic() - started < 5  # the engine thread's 10 s wait was not needed
+        assert not process.is_running()
+    finally:
+        process.close()
