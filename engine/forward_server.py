@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     # The protocol owns the original stdout; anything torch or a model prints (TorchScript's
     # print() writes to fd 1) is sent to stderr instead of corrupting the reply stream.
     replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no stderr (a windowless launcher): what the model prints is dropped
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     requests = sys.stdin.buffer
     try:
         return serve(requests, replies, arenas)

@@ -96,6 +96,17 @@ class FolderStats:
     floor: float = FLOOR_CONF  # > FLOOR_CONF: a quick pass, exact only for thresholds >= floor
 
 
+def scoring_status(stats: FolderStats, request: "StatsRequest") -> str:
+    """The threshold panel's status line: what its numbers were computed from."""
+    nms = f"NMS IoU {request.iou:.2f}" + (", class-agnostic" if request.agnostic else "") + f", max {request.max_det}"
+    text = f"{len(stats.images):,} images scored with {nms}"
+    if stats.failed:
+        text += f"; {stats.failed} could not be read"
+    if stats.floor > FLOOR_CONF:
+        text += f"; quick pass (exact above confidence {stats.floor:.2f}), curves below it follow"
+    return text + "."
+
+
 def floor_thresholds(iou: float, agnostic: bool, max_det: int, floor: float = FLOOR_CONF) -> Thresholds:
     return Thresholds(conf=floor, iou=iou, agnostic=agnostic, max_det=max_det)
 

@@ -38,7 +38,7 @@ from .candidate_cache import CandidateCache
 from .canvas import Canvas
 from .edits import EditStore
 from .export_dialog import ExportChoice, ExportDialog, ExportProgressDialog
-from .folder_stats import FLOOR_CONF, StatsRequest, image_counts
+from .folder_stats import FLOOR_CONF, StatsRequest, image_counts, scoring_status
 from .gt_overlay import LEGEND, prediction_styles
 from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
@@ -961,6 +961,7 @@ class MainWindow(QMainWindow):
         """A new folder or model: find labels, restore that pair's edits, rescore the folder."""
         self._stats = None
         self.threshold_panel.set_scored(None)
+        self.threshold_panel.set_status("")
         self._find_ground_truth()
         restored = 0
         if self._root is not None and self._model_path is not None and self._model_id:
@@ -1081,6 +1082,7 @@ class MainWindow(QMainWindow):
         self._score_big_folder = False
         self.threshold_panel.set_progress(0, 0)
         self.threshold_panel.score_button.show()
+        self.threshold_panel.set_status("Folder scoring stopped; Score folder resumes it (scored images are kept).")
         self.statusBar().showMessage("Folder scoring stopped; Score folder resumes it.", 8000)
 
     def _on_stats_timer_timeout(self) -> None:
@@ -1102,7 +1104,8 @@ class MainWindow(QMainWindow):
     def _on_worker_stats_ready(self, stats) -> None:
         if self._stats_request is None or stats.request_id != self._stats_request.id:
             return
-        self._stats_request = None
+        request, self._stats_request = self._stats_request, None
+        self.threshold_panel.set_status(scoring_status(stats, request))
         self._stats = stats
         self.threshold_panel.set_progress(0, 0)
         self.threshold_panel.set_scored(stats.scored, partial_floor=stats.floor if stats.floor > FLOOR_CONF else None)

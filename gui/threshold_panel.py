@@ -73,6 +73,9 @@ class ThresholdPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop scoring the folder (Score folder resumes; scored images are kept)")
         self.stop_button.hide()
+        # what the curves were computed from, in the same row when no scan runs
+        self.status_label = QLabel("")
+        self.status_label.setStyleSheet("color: gray;")
         # the progress row keeps its height while hidden: otherwise each background rescan
         # would grow and shrink the dock, and the image beside it would re-zoom under the mouse
         for widget in (self.progress, self.stop_button):
@@ -143,6 +146,7 @@ class ThresholdPanel(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
         progress_row = QHBoxLayout()
+        progress_row.addWidget(self.status_label, 1)
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.stop_button)
         layout.addLayout(progress_row)
@@ -227,11 +231,17 @@ class ThresholdPanel(QWidget):
         if total <= 0 or done >= total:
             self.progress.hide()
             self.stop_button.hide()
+            self.status_label.show()
             return
+        self.status_label.hide()
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.show()
         self.stop_button.show()
+
+    def set_status(self, text: str) -> None:
+        """One grey line under the header: what the numbers below were computed from."""
+        self.status_label.setText(text)
 
     def set_image_counts(self, text: str) -> None:
         self.image_label.setText(text)

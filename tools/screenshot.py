@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.x11:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from engine import forward_process
+
+    process = forward_process.prestart()  # as `scriptlens` runs: the model in its own process
     from PySide6.QtCore import QSettings, Qt
 
     from gui.app import demo_paths, make_app
@@ -77,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     app = make_app()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SCRIPTLENS_DATA_DIR"] = tmp  # no autosaved edits from your own sessions
-        window = MainWindow(Settings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)))
+        window = MainWindow(Settings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)),
+                            model_process=process)
         w, h = (int(v) for v in args.size.lower().split("x"))
         window.resize(w, h)
         window.show()
@@ -132,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log.info("wrote %s (%s, image %d: %s)", args.out, args.size, row, window.current_path.name)
         window.close()
+    if process is not None:
+        process.close()
     return 0
 
 

@@ -232,12 +232,14 @@ def test_iou_change_refreshes_from_a_quick_pass_then_the_full_floor(labelled, qt
 
     w = labelled
     seen = []  # (floor, best button enabled, TP/FP/FN at 0.25) after the window applied each result
+    statuses = []  # the panel's status line at the same moments
 
     class Recorder(QObject):  # a main-thread receiver: its queued slot runs after the window's
         @Slot(object)
         def on_ready(self, stats):
             pm = metrics_at(w.folder_stats.scored, 0.25)
             seen.append((stats.floor, w.threshold_panel.best_button.isEnabled(), (pm.tp, pm.fp, pm.fn)))
+            statuses.append(w.threshold_panel.status_label.text())
 
     recorder = Recorder()
     w.worker.statsReady.connect(recorder.on_ready)
@@ -246,10 +248,13 @@ def test_iou_change_refreshes_from_a_quick_pass_then_the_full_floor(labelled, qt
     quick_floor, quick_best, quick_counts = seen[0]
     assert quick_floor == pytest.approx(0.25)  # the quick pass, at the current confidence
     assert not quick_best  # best F1 waits for the whole curve
+    assert "quick pass (exact above confidence 0.25)" in statuses[0] and "quick" not in statuses[-1]
     assert quick_counts == (3, 13, 1)  # the hand-computed numbers, already exact
     full_floor, full_best, full_counts = seen[-1]
     assert full_counts == quick_counts and full_best
     assert "rescored" not in w.threshold_panel.metrics_label.text()
+    status = w.threshold_panel.status_label
+    assert status.isVisible() and status.text() == f"{len(w.paths) - 1} images scored with NMS IoU 0.95, max 300; 1 could not be read."
 
 
 def test_releasing_the_iou_slider_rescores_without_waiting_for_the_debounce(labelled, qtbot):
