@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from engine.forward_process import ForwardProcess
+from gui.export_dialog import ExportChoice
 from gui.image_list import STATE_ERROR
 from gui.main_window import MainWindow
 from gui.settings import Settings
@@ -56,6 +57,17 @@ def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(
     w.open_model(tiny_model)  # a fresh model process; browsing goes on
     qtbot.waitUntil(lambda: process.is_running() and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
     assert w.isVisible()
+
+    # a whole-folder export runs the uncached images through the new process
+    out = tmp_path / "labels"
+    w.last_export_summary = None
+    assert w.export(ExportChoice(whole_folder=True, out_dir=out)) is not None
+    qtbot.waitUntil(lambda: w.last_export_summary is not None, timeout=60000)
+    assert (w.last_export_summary.written, w.last_export_summary.failed) == (2, [])
+    for name in ("img000", "img001"):  # the lines the in-process export writes (tests/gui/test_export.py)
+        assert (out / f"{name}.txt").read_text().splitlines() == [
+            "0 0.312500 0.312500 0.156250 0.125000", "1 0.625000 0.625000 0.187500 0.187500",
+            "2 0.781250 0.250000 0.093750 0.093750"], name
 
 
 def test_opening_another_model_stops_one_stuck_on_an_image(remote_window, qtbot, tmp_path, tiny_model, image_dir):
