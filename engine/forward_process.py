@@ -19,11 +19,12 @@ import logging
 import os
 import subprocess
 import sys
+import itertools
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .errors import ModelLoadError, ModelRunError, UnsupportedOutputError
@@ -91,6 +92,11 @@ class ForwardProcess:
         self._last_exit: int | None = None  # how the previous child ended, for the messages
         self._busy_since: float | None = None  # monotonic time the request in flight was sent
         self._interrupted = False
+        self._model_ids = itertools.count(1)
+        # id -> RemoteBackend still referenced here: every request tells the child to keep
+        # only these, so a model the window dropped is freed there too, and a model that failed
+        # to load never costs the one still in use
+        self._live: weakref.WeakValueDictionary[int, RemoteBackend] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     @property
@@ -125,7 +131,6 @@ class ForwardProcess:
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(PACKAGE_ROOT),
                 pass_fds=self._arena_fds or (),
             )
-            _widen_pipes(self._proc)
             log.info("model process %d started", self._proc.pid)
 
     def request(self, header: dict, arrays=()) -> "tuple[dict, list[np.ndarray]]":
@@ -134,8 +139,9 @@ class ForwardProcess:
         with self._lock:
             proc = self._proc
             if proc is None or proc.poll() is not None:
-                raise ProcessGone(proc.returncode if proc is not None else self._last_exit)
+                raise ProcessGone(proc.returncode if proc is not None else self._last_exit, self._interrupted)
             self._busy_since = time.monotonic()
+            header = dict(header, keep=sorted(self._live.keys()))
             try:
                 arenas = self._shared_arenas()
                 if arenas is not None and arrays:
@@ -219,8 +225,10 @@ class ForwardProcess:
     def load_backend(self, path: Path, device: str = "auto", half: bool = False) -> "RemoteBackend":
         """`engine.pipeline.Detector.load`'s ``backend_loader``: load `path` in the child."""
         self.start()  # again after a crash
+        model_id = next(self._model_ids)
         try:
-            reply, _ = self.request({"op": "load", "path": str(Path(path).resolve()), "device": device, "half": bool(half)})
+            reply, _ = self.request({"op": "load", "model": model_id, "path": str(Path(path).resolve()),
+                                     "device": device, "half": bool(half)})
         except ProcessGone as exc:
             if exc.interrupted:
                 raise ModelLoadError(f"{path}: loading was interrupted") from None
@@ -229,29 +237,17 @@ class ForwardProcess:
                 "Your work in the window is unaffected: open another model, or this one again"
             ) from None
         _raise_if_failed(reply)
-        return RemoteBackend(self, reply["device"], bool(reply["half"]), reply["config_text"])
-
-
-def _widen_pipes(proc: subprocess.Popen) -> None:
-    """Linux pipes hold 64 KiB: a 640x640 input (4.9 MB) then crosses in ~75 hand-offs between
-    the two processes. 1 MiB pipes (the default per-user ceiling) cut the round trip's cost."""
-    setpipe = getattr(__import__("fcntl"), "F_SETPIPE_SZ", None) if sys.platform.startswith("linux") else None
-    if setpipe is None:
-        return
-    import fcntl
-
-    for stream in (proc.stdin, proc.stdout):
-        try:
-            fcntl.fcntl(stream.fileno(), setpipe, 1 << 20)
-        except OSError:
-            pass  # a lower limit set by the admin: keep the default size
+        backend = RemoteBackend(self, model_id, reply["device"], bool(reply["half"]), reply["config_text"])
+        self._live[model_id] = backend
+        return backend
 
 
 class RemoteBackend:
     """`TorchScriptBackend`'s interface, answered by the model process."""
 
-    def __init__(self, process: ForwardProcess, device: str, half: bool, config_text: str) -> None:
+    def __init__(self, process: ForwardProcess, model_id: int, device: str, half: bool, config_text: str) -> None:
         self.process = process
+        self.model_id = model_id
         self.device = device
         self.half = half
         self.config_text = config_text
@@ -261,7 +257,7 @@ class RemoteBackend:
         import numpy as np
 
         try:
-            reply, arrays = self.process.request({"op": "forward"}, [np.asarray(batch, np.float32)])
+            reply, arrays = self.process.request({"op": "forward", "model": self.model_id}, [np.asarray(batch, np.float32)])
         except ProcessGone as exc:
             if exc.interrupted:
                 raise ModelRunError("stopped: the model was still running this image when it was interrupted") from None

@@ -2,8 +2,10 @@
 `engine.forward_process`. It imports torch at once, then answers requests until stdin closes.
 
 Requests (see `engine.forward_protocol`):
-- ``{"op": "load", "path", "device", "half"}`` -> ``{"ok": true, "config_text", "device", "half"}``
-- ``{"op": "forward"}`` + one (B, 3, H, W) float32 array -> ``{"ok": true, "heads": bool}`` +
+- ``{"op": "load", "model": id, "path", "device", "half"}`` -> ``{"ok": true, "config_text",
+  "device", "half"}``
+- every request also carries ``"keep"``: the model ids the window still holds; others are freed
+- ``{"op": "forward", "model": id}`` + one (B, 3, H, W) float32 array -> ``{"ok": true, "heads": bool}`` +
   the normalised output (one prediction array, or the raw anchor heads when ``heads``)
 - any failure -> ``{"ok": false, "kind": <exception class>, "message": <text>}``
 """
@@ -33,7 +35,7 @@ def serve(requests, replies, arenas=None) -> int:
     except Exception as exc:  # torch missing or broken: say so on every request
         import_error = f"PyTorch cannot be imported ({type(exc).__name__}: {exc}); reinstall torch"
 
-    backend = None
+    models: dict[int, object] = {}  # id -> TorchScriptBackend, for the ids the window still uses
     while True:
         message = read_message(requests)
         if message is None:
@@ -44,13 +46,16 @@ def serve(requests, replies, arenas=None) -> int:
                 arrays = arenas[0].read(header.pop("shm"), copy=False)
             if import_error:
                 raise ModelLoadError(import_error)
+            keep = set(header.get("keep", ()))
+            models = {k: v for k, v in models.items() if k in keep}  # free what the window dropped
             if header.get("op") == "load":
-                backend = None  # free the old model before the new one loads
                 backend = TorchScriptBackend.load(Path(header["path"]), device=header["device"], half=header["half"])
+                models[int(header["model"])] = backend
                 reply({"ok": True, "config_text": backend.config_text, "device": backend.device, "half": backend.half})
             elif header.get("op") == "forward":
+                backend = models.get(int(header.get("model", -1)))
                 if backend is None:
-                    raise ModelRunError("no model is loaded in the model process")
+                    raise ModelRunError("this model is no longer loaded in the model process (it was restarted): open the model again")
                 pred = normalize_output(backend.forward(arrays[0]))
                 heads = isinstance(pred, list)
                 reply({"ok": True, "heads": heads}, pred if heads else [pred])

@@ -202,6 +202,26 @@ def test_load_errors_read_the_same_as_in_process(process, models, build, error):
     assert str(path) in str(remote.value)
 
 
+def test_a_model_that_fails_to_load_leaves_the_previous_one_running(process, models):
+    first = Detector.load(mf.anchor_free(models / "keep.torchscript", BOXES, names=["a", "b", "c"]),
+                          device="cpu", backend_loader=process.load_backend)
+    with pytest.raises(ModelLoadError):  # the window then says "still using keep.torchscript"
+        Detector.load(mf.raising_model(models / "broken.torchscript"), device="cpu", backend_loader=process.load_backend)
+    image = np.zeros((50, 60, 3), np.uint8)
+    assert len(first.predict(image).candidates.score) == 3
+    second = Detector.load(mf.anchor_free(models / "next.torchscript", BOXES[:1], names=["a", "b", "c"]),
+                           device="cpu", backend_loader=process.load_backend)
+    assert len(second.predict(image).candidates.score) == 1
+    assert len(first.predict(image).candidates.score) == 3  # each detector runs its own model
+    assert sorted(process._live) == sorted([first.backend.model_id, second.backend.model_id])
+    first_id = first.backend.model_id
+    del first  # the window let go of it: the next request frees it in the child too
+    assert len(second.predict(image).candidates.score) == 1
+    assert sorted(process._live) == [second.backend.model_id]
+    reply, _ = process.request({"op": "forward", "model": first_id}, [np.zeros((1, 3, 320, 320), np.float32)])
+    assert not reply["ok"] and "no longer loaded" in reply["message"]
+
+
 def test_a_failure_on_one_image_keeps_the_model_loaded(process, models):
     path = mf.raises_on_dark_model(models / "dark.torchscript", BOXES)
     det = Detector.load(path, device="cpu", backend_loader=process.load_backend)

@@ -102,3 +102,18 @@ def test_closing_the_window_does_not_wait_for_a_stuck_model(qtbot, tmp_path, ima
         assert not process.is_running()
     finally:
         process.close()
+
+
+def test_a_model_that_fails_to_load_leaves_the_previous_one_working(remote_window, qtbot, tmp_path, tiny_model, image_dir):
+    w, process = remote_window
+    w.open_folder(image_dir)
+    w.open_model(tiny_model)
+    qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+    broken = mf.raising_model(tmp_path / "broken.torchscript")
+    w.open_model(broken)
+    qtbot.waitUntil(lambda: "Still using tiny.torchscript" in w.banner.text(), timeout=60000)
+    fresh = tmp_path / "fresh"  # not scored yet: the old model must really run again
+    make_images(fresh, 2)
+    w.open_folder(fresh)
+    qtbot.waitUntil(lambda: w.current_path is not None and w.current_path.parent == fresh
+                    and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
