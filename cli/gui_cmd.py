@@ -17,11 +17,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """`args.demo` (set when `scriptlens` runs with no arguments) opens the bundled demo."""
-    from engine import forward_process
-
-    # First, before Qt's imports: the model process imports torch on the other core while
-    # the window builds (see engine/forward_process.py).
-    forward_process.prestart()
     from gui.app import demo_paths, main  # lazy: PySide6 only when the window is wanted
 
     model, images = getattr(args, "model", None), getattr(args, "images", None)
