@@ -258,9 +258,17 @@ class EndToEnd(Decoder):
         if ctx.end2end_flag is False:
             return False
         # No metadata: a one-class YOLOv5 is also (B, N, 6). Tell them apart by N: anchor-based
-        # outputs have one row per anchor (25200 at 640), end-to-end ones at most a few hundred.
+        # outputs have one row per anchor (25200 at 640), end-to-end ones usually a few hundred.
         n = pred.shape[1]
-        return n != anchor_rows(ctx.input_hw) and n <= 1000
+        if n == anchor_rows(ctx.input_hw):
+            return False
+        if n <= 1000:
+            return True
+        # Many rows, but not the P3-P5 anchor count: an end-to-end export with a large max_det,
+        # or an anchor-based model with other levels (a P6 model). Column 5 decides: class ids
+        # are whole numbers (padding rows are zeros), one-class scores after a sigmoid are not.
+        cls = pred[..., 5]
+        return bool(np.all(cls >= 0) and np.all(cls == np.round(cls)))
 
     def num_classes(self, pred):
         return None  # not in the shape: the names decide

@@ -186,6 +186,16 @@ def test_registry_picks_decoder(shape, ctx, expected):
     assert find_decoder(np.zeros(shape, np.float32), ctx).name == expected
 
 
+def test_many_rows_without_metadata_end2end_or_p6_by_content():
+    ctx = DecodeContext((320, 320))  # P3-P5 anchor rows: 6300
+    e2e = np.zeros((1, 2000, 6), np.float32)  # max_det 2000: zero padding plus a few detections
+    e2e[0, :3] = [[10, 10, 50, 50, 0.9, 2], [20, 20, 60, 70, 0.8, 0], [5, 5, 9, 9, 0.3, 7]]
+    assert find_decoder(e2e, ctx).name == "end2end"
+    rng = np.random.default_rng(0)
+    p6 = rng.uniform(0.001, 0.2, (1, 3 * (40 * 40 + 20 * 20 + 10 * 10 + 5 * 5), 6)).astype(np.float32)
+    assert find_decoder(p6, ctx).name == "anchor_based"  # one-class P3-P6: scores, not class ids
+
+
 def test_registry_raw_heads():
     pred = normalize_output(raw_levels((320, 320), 80, []))
     assert find_decoder(pred, DecodeContext((320, 320))).name == "raw_anchor_heads"
