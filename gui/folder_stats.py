@@ -91,7 +91,7 @@ class FolderStats:
     key: tuple
     scored: ScoredFolder
     images: dict[str, ImageScore]  # image path -> its score
-    failed: int  # images that could not be read
+    failed: int  # images that could not be scored (unreadable, or the model failed on them)
     bad_labels: tuple[str, ...]  # label files that could not be parsed (counted as negatives)
     floor: float = FLOOR_CONF  # > FLOOR_CONF: a quick pass, exact only for thresholds >= floor
 
@@ -101,7 +101,7 @@ def scoring_status(stats: FolderStats, request: "StatsRequest") -> str:
     nms = f"NMS IoU {request.iou:.2f}" + (", class-agnostic" if request.agnostic else "") + f", max {request.max_det}"
     text = f"{len(stats.images):,} images scored with {nms}"
     if stats.failed:
-        text += f"; {stats.failed} could not be read"
+        text += f"; {stats.failed} could not be scored (see the image list)"
     if stats.floor > FLOOR_CONF:
         text += f"; quick pass (exact above confidence {stats.floor:.2f}), curves below it follow"
     return text + "."

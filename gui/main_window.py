@@ -813,6 +813,7 @@ class MainWindow(QMainWindow):
             self._set_canvas_image(None, None)
             self.canvas.set_placeholder(f"Cannot show this image:\n{message}")
             self.side_panel.set_class_counts(None)
+            self.threshold_panel.set_image_counts("")  # not the previous image's TP/FP/missed
             self.timings_label.setText("")
             if self.banner.text() != message:  # the reader and the engine may both report it
                 self.show_error(message)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from engine.metrics import evaluate
+from gui.image_list import STATE_ERROR
 
 # YOLO lines in the 320x320 images (the model input is 320x320, no letterbox padding)
 A = "0 0.312500 0.312500 0.156250 0.125000"
@@ -254,7 +255,7 @@ def test_iou_change_refreshes_from_a_quick_pass_then_the_full_floor(labelled, qt
     assert full_counts == quick_counts and full_best
     assert "rescored" not in w.threshold_panel.metrics_label.text()
     status = w.threshold_panel.status_label
-    assert status.isVisible() and status.text() == f"{len(w.paths) - 1} images scored with NMS IoU 0.95, max 300; 1 could not be read."
+    assert status.isVisible() and status.text() == f"{len(w.paths) - 1} images scored with NMS IoU 0.95, max 300; 1 could not be scored (see the image list)."
 
 
 def test_releasing_the_iou_slider_rescores_without_waiting_for_the_debounce(labelled, qtbot):
@@ -279,3 +280,13 @@ def test_progress_row_showing_and_hiding_does_not_resize_the_image(labelled, qtb
     w.threshold_panel.set_progress(0, 0)  # ...and ends
     qtbot.wait(50)
     assert (w.canvas.viewport().size(), w.canvas.transform().m11()) == (size, zoom)
+
+
+def test_an_image_that_fails_clears_the_previous_images_counts(labelled, qtbot):
+    w = labelled
+    w.go_to(0)
+    qtbot.waitUntil(lambda: "TP" in w.threshold_panel.image_label.text(), timeout=30000)
+    broken = next(i for i, p in enumerate(w.paths) if "broken" in p.name)
+    w.go_to(broken)
+    qtbot.waitUntil(lambda: w.image_list.model.state(broken) == STATE_ERROR, timeout=30000)
+    qtbot.waitUntil(lambda: w.threshold_panel.image_label.text() == "", timeout=5000)
