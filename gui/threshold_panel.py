@@ -25,7 +25,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-    QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine import curves
@@ -73,15 +73,17 @@ class ThresholdPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop scoring the folder (Score folder resumes; scored images are kept)")
         self.stop_button.hide()
-        # what the curves were computed from, in the same row when no scan runs
+        # what the curves were computed from: takes the progress bar's place when no scan runs
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color: gray;")
-        # the progress row keeps its height while hidden: otherwise each background rescan
-        # would grow and shrink the dock, and the image beside it would re-zoom under the mouse
-        for widget in (self.progress, self.stop_button):
-            policy = widget.sizePolicy()
-            policy.setRetainSizeWhenHidden(True)
-            widget.setSizePolicy(policy)
+        # a long line may be cut on a narrow window, never widen it
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # the row keeps its height while the (taller) Stop button is hidden: otherwise each
+        # background rescan would grow and shrink the dock, and the image beside it would
+        # re-zoom under the mouse
+        policy = self.stop_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.stop_button.setSizePolicy(policy)
         self.class_combo = QComboBox()
         self.class_combo.addItem("All classes", None)
         self.best_button = QPushButton("Best F1")
