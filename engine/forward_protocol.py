@@ -12,6 +12,7 @@ process that misbehaves can at worst send wrong numbers, never code.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import BinaryIO, Sequence
 
@@ -20,6 +21,7 @@ import numpy as np
 # Plain numeric dtypes only (no object arrays, no structured dtypes).
 DTYPES = frozenset({"float16", "float32", "float64", "uint8", "int8", "int32", "int64", "bool"})
 MAX_HEADER = 1 << 24  # a header is a few hundred bytes; anything bigger is a broken stream
+MAX_ARRAY = 1 << 34  # 16 GiB: a model output beyond that is a broken stream, not an allocation to try
 _LEN = struct.Struct("<I")
 
 
@@ -54,7 +56,7 @@ def read_message(stream: BinaryIO) -> tuple[dict, list[np.ndarray]] | None:
         arrays = []
         for spec in specs:
             dtype, shape = spec["dtype"], tuple(int(n) for n in spec["shape"])
-            if dtype not in DTYPES or any(n < 0 for n in shape):
+            if dtype not in DTYPES or any(n < 0 for n in shape) or math.prod(shape) * np.dtype(dtype).itemsize > MAX_ARRAY:
                 raise ProtocolError(f"bad array spec {spec!r}")
             out = np.empty(shape, dtype)
             if out.size:

@@ -13,6 +13,7 @@ fd passing: there the arrays stay in the pipe messages (`ForwardProcess` decides
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from typing import Sequence
@@ -63,7 +64,7 @@ class Arena:
                 dtype, shape, offset = item["dtype"], tuple(int(n) for n in item["shape"]), int(item["offset"])
                 if dtype not in DTYPES or any(n < 0 for n in shape) or offset < 0:
                     raise ProtocolError(f"bad array spec {item!r}")
-                if offset + int(np.prod(shape)) * np.dtype(dtype).itemsize > self.size:
+                if offset + math.prod(shape) * np.dtype(dtype).itemsize > self.size:
                     raise ProtocolError(f"array {item!r} runs past the arena's {self.size} bytes")
                 view = self._view(item)
                 out.append(view.copy() if copy else view)

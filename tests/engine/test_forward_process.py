@@ -64,6 +64,9 @@ def test_a_broken_stream_is_an_error_not_a_hang_or_garbage():
         read_message(io.BytesIO(len(bad).to_bytes(4, "little") + bad))
     with pytest.raises(ProtocolError):
         read_message(io.BytesIO((1 << 30).to_bytes(4, "little")))
+    with pytest.raises(ProtocolError):  # an absurd size is refused before any allocation
+        huge = b'{"arrays": [{"dtype": "float32", "shape": [1000000, 1000000]}]}'
+        read_message(io.BytesIO(len(huge).to_bytes(4, "little") + huge))
     with pytest.raises(ProtocolError):
         write_message(io.BytesIO(), {}, [np.array([object()])])
 
