@@ -262,13 +262,13 @@ def crop_window(img: np.ndarray, lab: np.ndarray, window) -> tuple[np.ndarray, n
     return np.ascontiguousarray(img), lab
 
 
-def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator, zoom_p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Geometric + photometric variety on an already letterboxed image (labels: cls, xyxy px).
     The image keeps its shape; only square images are transposed here (rect batches are
     transposed as a whole in make_batch)."""
     H, W = img.shape[:2]
     lab = lab.copy()
-    if rng.random() < 0.5:  # random zoom/shift: objects larger or smaller than our renderer's
+    if rng.random() < zoom_p:  # random zoom/shift: objects larger or smaller than our renderer's
         s = math.exp(rng.uniform(math.log(0.5), math.log(1.6)))
         tx = rng.uniform(-0.25, 0.25) * W + (1 - s) * W / 2
         ty = rng.uniform(-0.25, 0.25) * H + (1 - s) * H / 2
@@ -308,7 +308,7 @@ def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple
     return np.ascontiguousarray(img), lab
 
 
-def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None):
+def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None, zoom_p: float = 0.5):
     """Tensor batch + targets. With ``windows``, each image is first cut to its content window
     (all windows in one batch share a shape: RectSampler), and the batch is transposed to
     portrait half the time."""
@@ -318,7 +318,7 @@ def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None
         if windows is not None:
             img, lab = crop_window(img, lab, windows[i])
         if train:
-            img, lab = augment(img, lab, rng)
+            img, lab = augment(img, lab, rng, zoom_p)
         ims.append(img[..., ::-1])  # BGR -> RGB, as inference does
         if len(lab):
             cxcywh = np.stack([(lab[:, 1] + lab[:, 3]) / 2, (lab[:, 2] + lab[:, 4]) / 2,
@@ -359,14 +359,14 @@ class YoloLoss:
     """YOLOv5's ComputeLoss: anchor-ratio matching (< 4x), two neighbouring cells, CIoU box
     loss, IoU-valued objectness targets, BCE for objectness and classes."""
 
-    def __init__(self, anchors: torch.Tensor, imgsz: int, anchor_t: float = 4.0):
+    def __init__(self, anchors: torch.Tensor, imgsz: int, anchor_t: float = 4.0, cls_gain: float = 1.0):
         self.anchors = anchors.view(len(STRIDES), NA, 2)
         self.anchor_t = anchor_t
         nl = len(STRIDES)
         self.balance = (4.0, 1.0, 0.4)
         self.w_box = 0.05 * 3 / nl
         self.w_obj = 1.0 * (imgsz / 640) ** 2 * 3 / nl
-        self.w_cls = 0.5 * NC / 80 * 3 / nl
+        self.w_cls = 0.5 * NC / 80 * 3 / nl * cls_gain
         self.bce = nn.BCEWithLogitsLoss()
 
     def __call__(self, preds: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -466,7 +466,7 @@ def train(args) -> Path:
     # NHWC lets oneDNN pick faster convolution kernels for these thin layers: ~25% less time
     # per iteration on the 2-core CPU, hence more iterations inside the same budget
     model = model.to(memory_format=torch.channels_last)
-    loss_fn = YoloLoss(model.detect.anchors, args.imgsz)
+    loss_fn = YoloLoss(model.detect.anchors, args.imgsz, cls_gain=args.cls_gain)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
@@ -495,7 +495,7 @@ def train(args) -> Path:
         for g in opt.param_groups:
             g["lr"] = lr
         idx, rect = sampler.next()
-        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None)
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None, zoom_p=args.zoom_p)
         loss, parts = loss_fn(model(x.contiguous(memory_format=torch.channels_last)), t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -528,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="stop after this many iterations of the --iters schedule (reproduces a run cut by --minutes)")
     p.add_argument("--rect", action=argparse.BooleanOptionalAction, default=True,
                    help="batches cut to the images' content windows (default; --no-rect: full squares)")
+    p.add_argument("--cls-gain", type=float, default=1.0,
+                   help="multiplies YOLOv5's class-loss weight (0.5 * nc / 80 per level)")
+    p.add_argument("--zoom-p", type=float, default=0.5, help="probability of the random zoom/shift augmentation")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights and anchors")
     p.add_argument("--ckpt-name", default="last.pt", help="checkpoint file name inside --out")
     p.add_argument("--workers", type=int, default=2, help="processes rendering the training set")
