@@ -37,19 +37,29 @@ def remote_window(qtbot, tmp_path):
     process.close()
 
 
-def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(remote_window, qtbot, tmp_path, tiny_model, image_dir):
-    w, process = remote_window
+def open_tiny(w, qtbot, tiny_model, image_dir) -> None:
     w.open_folder(image_dir)
     w.open_model(tiny_model)
     qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+
+
+def open_fresh_folder(w, tmp_path):
+    """Images no prefetch can have scored yet: showing them really runs the model."""
+    fresh = tmp_path / "fresh"
+    make_images(fresh, 2)
+    w.open_folder(fresh)
+    return fresh
+
+
+def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(remote_window, qtbot, tmp_path, tiny_model, image_dir):
+    w, process = remote_window
+    open_tiny(w, qtbot, tiny_model, image_dir)
     assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]  # what the in-process window shows (test_browsing)
     assert process.is_running()
 
     os.kill(process.pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
     qtbot.waitUntil(lambda: not process.is_running(), timeout=10000)
-    fresh = tmp_path / "fresh"  # images the prefetcher cannot have scored before the kill
-    make_images(fresh, 2)
-    w.open_folder(fresh)
+    open_fresh_folder(w, tmp_path)
     qtbot.waitUntil(lambda: "model process stopped" in w.banner.text(), timeout=30000)
     assert "Open the model again" in w.banner.text()
     assert w.image_list.model.state(w.current_row) == STATE_ERROR
@@ -106,14 +116,10 @@ def test_closing_the_window_does_not_wait_for_a_stuck_model(qtbot, tmp_path, ima
 
 def test_a_model_that_fails_to_load_leaves_the_previous_one_working(remote_window, qtbot, tmp_path, tiny_model, image_dir):
     w, process = remote_window
-    w.open_folder(image_dir)
-    w.open_model(tiny_model)
-    qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+    open_tiny(w, qtbot, tiny_model, image_dir)
     broken = mf.raising_model(tmp_path / "broken.torchscript")
     w.open_model(broken)
     qtbot.waitUntil(lambda: "Still using tiny.torchscript" in w.banner.text(), timeout=60000)
-    fresh = tmp_path / "fresh"  # not scored yet: the old model must really run again
-    make_images(fresh, 2)
-    w.open_folder(fresh)
+    fresh = open_fresh_folder(w, tmp_path)
     qtbot.waitUntil(lambda: w.current_path is not None and w.current_path.parent == fresh
                     and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
