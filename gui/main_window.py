@@ -978,10 +978,15 @@ class MainWindow(QMainWindow):
             self.show_info(f"Restored your edits of {restored} image(s) from the last session "
                            f"(saved automatically in {self.edits.file}).")
         n = len(self._paths)
-        accepted = np.zeros(n, bool)
-        accepted[[r for r in (self._row_of.get(p) for p in self.edits.reviewed_paths()) if r is not None]] = True
-        self.review_proxy.set_keys(np.full(n, -1, np.int64), np.ones(n), np.full(n, -1, np.int64), accepted)
+        self.review_proxy.set_keys(np.full(n, -1, np.int64), np.ones(n), np.full(n, -1, np.int64), self._accepted_rows())
         self.request_folder_stats()
+
+    def _accepted_rows(self) -> np.ndarray:
+        """Per row: accepted in review (from the edit store's few accepted paths, no per-row loop)."""
+        accepted = np.zeros(len(self._paths), bool)
+        rows = [self._row_of.get(p) for p in self.edits.reviewed_paths()]
+        accepted[[r for r in rows if r is not None]] = True
+        return accepted
 
     def _find_ground_truth(self) -> None:
         self._gt_cache.clear()
@@ -1149,8 +1154,7 @@ class MainWindow(QMainWindow):
                 model.set_count(i, len(edit[0]))  # an edited image shows its own boxes
             elif t.classes is None:
                 model.set_count(i, k)
-        accepted = np.array([self.edits.is_reviewed(p) for p in self._paths], bool)
-        self.review_proxy.set_keys(count, lowest, disagree, accepted)
+        self.review_proxy.set_keys(count, lowest, disagree, self._accepted_rows())
         if self._row >= 0:
             self.image_list.set_current_row(self._row)
 

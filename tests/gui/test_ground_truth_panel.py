@@ -157,6 +157,9 @@ def test_review_queue_orders_by_disagreement_and_accepts_with_the_keyboard(label
 
     w.review_bar.filter_combo.setCurrentIndex(FILTER_NOT_ACCEPTED)
     assert order[0] not in w.image_list.visible_rows() and len(w.image_list.visible_rows()) == 4
+    w.side_panel.conf_slider.setValue(0.3)  # new review keys for every row: the accept must survive
+    w._update_review_keys()
+    assert order[0] not in w.image_list.visible_rows() and len(w.image_list.visible_rows()) == 4
 
 
 def test_profile_saved_by_the_panel_round_trips_through_the_cli(labelled, qtbot, tmp_path, tiny_model, image_dir):
