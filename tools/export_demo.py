@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from tools.train_demo import STRIDES, Conv, ShapesNet
+from tools.train_demo import DEPTH, STRIDES, Conv, ShapesNet
 
 log = logging.getLogger("export_demo")
 
@@ -34,7 +34,8 @@ VERSION = "1.0"
 
 def load_model(ckpt_path: Path) -> tuple[ShapesNet, dict]:
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # our own file, tensors only
-    model = ShapesNet(torch.tensor(ckpt["anchors"], dtype=torch.float32), tuple(ckpt["width"]))
+    model = ShapesNet(torch.tensor(ckpt["anchors"], dtype=torch.float32), tuple(ckpt["width"]),
+                      tuple(ckpt.get("depth", DEPTH)))
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     for m in model.modules():

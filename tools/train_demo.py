@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import queue
+import threading
 import time
 from multiprocessing import Pool
 from pathlib import Path
@@ -38,6 +40,7 @@ NC = len(NAMES)
 STRIDES = (8, 16, 32)
 NA = 3
 WIDTH = (16, 24, 48, 64, 96)  # channels per stage: sized for ~0.6 s/iteration (batch 16) on 2 cores
+DEPTH = (1, 2, 2, 1)  # residual blocks in stages 2-5
 
 # ------------------------------------------------------------------------------------ model
 
@@ -110,14 +113,15 @@ class Detect(nn.Module):
 class ShapesNet(nn.Module):
     """~0.6 M parameters: 5 stride-2 stages, FPN + PAN neck, heads at strides 8/16/32."""
 
-    def __init__(self, anchors: torch.Tensor, width=WIDTH):
+    def __init__(self, anchors: torch.Tensor, width=WIDTH, depth=DEPTH):
         super().__init__()
         c1, c2, c3, c4, c5 = width
+        n2, n3, n4, n5 = depth
         self.stem = Conv(3, c1, 3, 2)
-        self.s2 = nn.Sequential(Conv(c1, c2, 3, 2), Res(c2))
-        self.s3 = nn.Sequential(Conv(c2, c3, 3, 2), Res(c3), Res(c3))
-        self.s4 = nn.Sequential(Conv(c3, c4, 3, 2), Res(c4), Res(c4))
-        self.s5 = nn.Sequential(Conv(c4, c5, 3, 2), Res(c5), SPPF(c5))
+        self.s2 = nn.Sequential(Conv(c1, c2, 3, 2), *(Res(c2) for _ in range(n2)))
+        self.s3 = nn.Sequential(Conv(c2, c3, 3, 2), *(Res(c3) for _ in range(n3)))
+        self.s4 = nn.Sequential(Conv(c3, c4, 3, 2), *(Res(c4) for _ in range(n4)))
+        self.s5 = nn.Sequential(Conv(c4, c5, 3, 2), *(Res(c5) for _ in range(n5)), SPPF(c5))
         self.lat5 = Conv(c5, c4, 1)
         self.td4 = Conv(c4 + c4, c4, 3)
         self.lat4 = Conv(c4, c3, 1)
@@ -333,6 +337,20 @@ def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None
     return x, torch.from_numpy(t).float()  # targets: (img, cls, cx, cy, w, h) in input pixels
 
 
+def shrink_batch(x: torch.Tensor, t: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch scaled down by ``scale`` (sides rounded to multiples of 32, the largest
+    stride), targets with it: cheaper early iterations for progressive resizing."""
+    h, w = x.shape[2:]
+    nh, nw = max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
+    if (nh, nw) == (h, w):
+        return x, t
+    x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
+    t = t.clone()
+    t[:, [2, 4]] *= nw / w
+    t[:, [3, 5]] *= nh / h
+    return x, t
+
+
 # ------------------------------------------------------------------------------------ loss
 
 
@@ -438,6 +456,27 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
+def prefetched(produce, count: int, ahead: int = 2):
+    """Yield ``produce()`` ``count`` times, computed ahead in one background thread. OpenCV and
+    numpy release the GIL, so the next batch's augmentation overlaps the model's step; one
+    producer calling in order keeps every random draw where it was (deterministic)."""
+    q: queue.Queue = queue.Queue(ahead)
+
+    def run():
+        try:
+            for _ in range(count):
+                q.put((produce(), None))
+        except BaseException as exc:  # handed to the training loop, which re-raises it
+            q.put((None, exc))
+
+    threading.Thread(target=run, daemon=True, name="batches").start()
+    for _ in range(count):
+        item, exc = q.get()
+        if exc is not None:
+            raise exc
+        yield item
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -454,12 +493,12 @@ def train(args) -> Path:
     if args.init:  # continue from an earlier run's weights (a second, shorter schedule)
         start = torch.load(args.init, map_location="cpu", weights_only=True)  # our own checkpoint
         anchors = np.asarray(start["anchors"], np.float64)
-        model = ShapesNet(torch.from_numpy(anchors).float())
+        model = ShapesNet(torch.from_numpy(anchors).float(), start["width"], start.get("depth", DEPTH))
         model.load_state_dict(start["state_dict"])
         log.info("initialised from %s", args.init)
     else:
         anchors = kmeans_anchors(labels, seed=args.seed)
-        model = ShapesNet(torch.from_numpy(anchors).float())
+        model = ShapesNet(torch.from_numpy(anchors).float(), args.width, args.depth)
         model.init_biases(args.imgsz)
     log.info("anchors (px, P3 first): %s", anchors.reshape(3, 6).tolist())
     log.info("parameters: %d", sum(p.numel() for p in model.parameters()))
@@ -483,6 +522,19 @@ def train(args) -> Path:
     model.train()
     it = 0
     stop = min(args.iters, args.stop_at or args.iters)
+
+    made = 0
+    low_res_until = int(args.low_res_frac * args.iters)
+
+    def next_batch():
+        nonlocal made
+        idx, rect = sampler.next()
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None, zoom_p=args.zoom_p)
+        made += 1
+        # progressive resizing: the first iterations learn from smaller (cheaper) batches
+        return shrink_batch(x, t, args.low_res_scale) if made <= low_res_until else (x, t)
+
+    batches = prefetched(next_batch, stop)
     for it in range(stop):
         if time.time() - t0 > args.minutes * 60:
             # the schedule is fixed by --iters, so a cut run equals `--stop-at <it>`: log it
@@ -494,8 +546,7 @@ def train(args) -> Path:
                         0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, args.iters - warmup))))
         for g in opt.param_groups:
             g["lr"] = lr
-        idx, rect = sampler.next()
-        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None, zoom_p=args.zoom_p)
+        x, t = next(batches)
         loss, parts = loss_fn(model(x.contiguous(memory_format=torch.channels_last)), t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -507,7 +558,7 @@ def train(args) -> Path:
                      it, args.iters, lr, loss.item(), *parts.tolist(), (time.time() - t0) / 60)
     ckpt = out / args.ckpt_name
     torch.save({"state_dict": ema.shadow, "anchors": anchors.tolist(), "imgsz": args.imgsz,
-                "names": list(NAMES), "width": list(WIDTH), "strides": list(STRIDES), "iterations": it + 1,
+                "names": list(NAMES), "width": list(args.width), "depth": list(args.depth), "strides": list(STRIDES), "iterations": it + 1,
                 "train_minutes": (time.time() - t0) / 60, "args": vars(args)}, ckpt)
     log.info("saved %s after %d iterations, %.1f min", ckpt, it + 1, (time.time() - t0) / 60)
     return ckpt
@@ -531,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cls-gain", type=float, default=1.0,
                    help="multiplies YOLOv5's class-loss weight (0.5 * nc / 80 per level)")
     p.add_argument("--zoom-p", type=float, default=0.5, help="probability of the random zoom/shift augmentation")
+    p.add_argument("--width", type=int, nargs=5, default=list(WIDTH), help="channels of the five stages")
+    p.add_argument("--depth", type=int, nargs=4, default=list(DEPTH), help="residual blocks in stages 2-5")
+    p.add_argument("--low-res-frac", type=float, default=0.0,
+                   help="fraction of the iterations (the first ones) trained on batches scaled by --low-res-scale")
+    p.add_argument("--low-res-scale", type=float, default=0.7, help="scale of those early batches")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights and anchors")
     p.add_argument("--ckpt-name", default="last.pt", help="checkpoint file name inside --out")
     p.add_argument("--workers", type=int, default=2, help="processes rendering the training set")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from tools.train_demo import RectSampler, _letterboxed, content_windows, crop_window, make_batch
+from tools.train_demo import RectSampler, _letterboxed, content_windows, crop_window, make_batch, prefetched, shrink_batch
 
 SEED, COUNT, IMGSZ = 4343, 12, 320
 
@@ -63,3 +64,36 @@ def test_rect_batches_share_one_shape(rendered):
             assert (t[:, 2] - t[:, 4] / 2 >= -0.5).all() and (t[:, 2] + t[:, 4] / 2 <= x.shape[3] + 0.5).all()
             assert (t[:, 3] - t[:, 5] / 2 >= -0.5).all() and (t[:, 3] + t[:, 5] / 2 <= x.shape[2] + 0.5).all()
     assert len(shapes) > 1 and any(h != w for h, w in shapes)
+
+
+def test_prefetched_batches_keep_order_and_raise_errors():
+    draws = np.random.default_rng(5)
+    expected = np.random.default_rng(5).random(30)
+    got = list(prefetched(lambda: draws.random(), 30))  # drawn in the background thread
+    assert np.array_equal(got, expected)  # same draws, same order: training stays deterministic
+
+    calls = iter(range(3))
+
+    def failing():
+        if next(calls) == 2:
+            raise ValueError("bad batch")
+        return 1
+
+    batches = prefetched(failing, 5)
+    assert next(batches) == 1 and next(batches) == 1
+    with pytest.raises(ValueError, match="bad batch"):
+        next(batches)
+
+
+def test_shrunk_batch_keeps_boxes_on_their_objects():
+    x = torch.zeros(1, 3, 128, 320)
+    x[..., 40:100, 200:260] = 1.0  # one bright square, target in (img, cls, cx, cy, w, h)
+    t = torch.tensor([[0.0, 1.0, 230.0, 70.0, 60.0, 60.0]])
+    y, u = shrink_batch(x, t, 0.7)
+    assert y.shape[2] % 32 == 0 and y.shape[3] % 32 == 0 and y.shape[3] == 224
+    mask = y[0, 0] > 0.5
+    rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
+    cx, cy, w, h = u[0, 2:].tolist()
+    assert abs((cols.min() + cols.max() + 1) / 2 - cx) < 1.0 and abs((cols.max() + 1 - cols.min()) - w) < 1.5
+    assert abs((rows.min() + rows.max() + 1) / 2 - cy) < 1.0 and abs((rows.max() + 1 - rows.min()) - h) < 1.5
+    assert shrink_batch(x, t, 1.0)[0] is x  # scale 1: the batch is untouched
