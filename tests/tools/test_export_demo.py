@@ -1,0 +1,46 @@
+"""tools.export_demo: the exported input size follows --imgsz, and ScriptLens reads both
+exports of one checkpoint as the same detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.pipeline import Detector
+from engine.thresholds import Thresholds, apply_thresholds
+from tools.export_demo import export
+from tools.make_shapes import NAMES
+from tools.train_demo import DEPTH, STRIDES, WIDTH, ShapesNet
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(3)
+    anchors = torch.tensor([[8, 9], [14, 12], [20, 30], [40, 35], [60, 70], [90, 60], [120, 130], [200, 150], [250, 260.0]])
+    model = ShapesNet(anchors)
+    model.init_biases(96)
+    path = tmp_path_factory.mktemp("ckpt") / "last.pt"
+    torch.save({"state_dict": model.state_dict(), "anchors": anchors.tolist(), "imgsz": 96, "names": list(NAMES),
+                "width": list(WIDTH), "depth": list(DEPTH), "strides": list(STRIDES)}, path)
+    return path
+
+
+@pytest.mark.parametrize("imgsz", [None, 128])
+def test_export_size_and_both_layouts_agree(checkpoint, tmp_path, imgsz):
+    raw, decoded = export(checkpoint, tmp_path, imgsz)
+    expect = imgsz or 96
+    image = np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8)
+    dets = []
+    for path, layout in ((raw, "raw_anchor_heads"), (decoded, "anchor_based")):
+        det = Detector.load(str(path))
+        assert det.info.input_hw == (expect, expect) and det.info.layout == layout
+        assert det.info.names == tuple(NAMES)
+        dets.append(apply_thresholds(det.predict(image).candidates, Thresholds(conf=0.001, iou=0.45)))
+    assert len(dets[0]) > 0  # an untrained net still scores some anchors above 0.001
+    np.testing.assert_allclose(dets[0].xyxy, dets[1].xyxy, atol=1e-3)
+
+
+def test_export_refuses_a_size_the_strides_do_not_divide(checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="multiple of the largest stride"):
+        export(checkpoint, tmp_path, 100)
