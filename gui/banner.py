@@ -1,9 +1,12 @@
-"""A dismissible, non-modal message strip shown above the canvas (errors, export summaries)."""
+"""A dismissible, non-modal message strip shown above the canvas (errors, export summaries),
+with an optional one-click remedy ("Reload model")."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
 STYLES = {
     "error": "background:#fdecea; color:#611a15; border:1px solid #f5c6cb;",
@@ -26,21 +29,36 @@ class Banner(QFrame):
         close.setToolTip("Dismiss")
         close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         close.clicked.connect(self._on_close_clicked)
+        self.action = QPushButton(self)
+        self.action.clicked.connect(self._on_action_clicked)
+        self.action.hide()
+        self._remedy: Callable[[], object] | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.level = ""
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", action: tuple[str, Callable[[], object]] | None = None) -> None:
+        """``action``: (button text, what it does); the banner closes when it is clicked."""
         self.level = level
         self.setStyleSheet(f"Banner {{{STYLES.get(level, STYLES['info'])}}} QLabel {{border:none;}}")
         self.label.setText(text)
+        self._remedy = action[1] if action else None
+        self.action.setText(action[0] if action else "")
+        self.action.setVisible(action is not None)
         self.show()
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    def _on_action_clicked(self) -> None:
+        remedy, self._remedy = self._remedy, None
+        self.hide()
+        if remedy is not None:
+            remedy()
 
     def _on_close_clicked(self) -> None:
         self.hide()

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
@@ -443,9 +444,9 @@ class MainWindow(QMainWindow):
             return None
         return default_labels_dir(self._root)
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, action: tuple[str, Callable[[], object]] | None = None) -> None:
         log.warning("%s", message)
-        self.banner.show_message(message, "error")
+        self.banner.show_message(message, "error", action)
         self.statusBar().showMessage(message.splitlines()[0], 8000)
 
     def show_info(self, message: str) -> None:
@@ -765,8 +766,12 @@ class MainWindow(QMainWindow):
         message = message.rstrip()
         if not message.endswith("."):
             message += "."
-        still = f" (Still using {self._model_path.name}.)" if self._model_id and self._model_path else ""
-        self.show_error(f"Cannot load the model: {message}{still}")
+        reload = self._reload_action()  # the file crashed the model process, and the model in use with it
+        if reload is not None:
+            still = f" ({self._model_path.name} stopped with the model process.)"
+        else:
+            still = f" (Still using {self._model_path.name}.)" if self._model_id and self._model_path else ""
+        self.show_error(f"Cannot load the model: {message}{still}", reload)
 
     def _on_worker_image_loaded(self, result) -> None:
         if result.image is not None:
@@ -816,7 +821,16 @@ class MainWindow(QMainWindow):
             self.threshold_panel.set_image_counts("")  # not the previous image's TP/FP/missed
             self.timings_label.setText("")
             if self.banner.text() != message:  # the reader and the engine may both report it
-                self.show_error(message)
+                self.show_error(message, self._reload_action())
+
+    def _reload_action(self) -> tuple[str, Callable[[], object]] | None:
+        """A "Reload model" button when the model process has stopped (a crash, or a stuck
+        model interrupted): one click starts a fresh one with the same model and settings.
+        Not automatic: a model that crashes on every image would restart in a loop."""
+        process, path = self._model_process, self._model_path
+        if process is None or path is None or process.is_running():
+            return None
+        return "Reload model", lambda: self.open_model(path, self._overrides)
 
     def _on_worker_export_progress(self, request_id: int, done: int, total: int) -> None:
         if self._export_progress is not None and self._export_request and request_id == self._export_request.id:

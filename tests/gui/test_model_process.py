@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from engine.forward_process import ForwardProcess
 from gui.export_dialog import ExportChoice
@@ -64,7 +64,9 @@ def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(
     assert "Open the model again" in w.banner.text()
     assert w.image_list.model.state(w.current_row) == STATE_ERROR
 
-    w.open_model(tiny_model)  # a fresh model process; browsing goes on
+    assert w.banner.action.isVisible() and w.banner.action.text() == "Reload model"
+    qtbot.mouseClick(w.banner.action, Qt.MouseButton.LeftButton)  # a fresh model process; browsing goes on
+    assert not w.banner.isVisible()
     qtbot.waitUntil(lambda: process.is_running() and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
     assert w.isVisible()
 
