@@ -58,6 +58,11 @@ class ImageListModel(QAbstractTableModel):
             self._counts.pop(row, None)
         else:
             self._counts[row] = int(count)
+            if self._states.get(row) == STATE_ERROR:  # scored after all (e.g. after "Reload model")
+                del self._states[row]
+                self._errors.pop(row, None)
+                self._emit_cell(row, COL_STATE)
+                self._emit_cell(row, COL_NAME)
         self._emit_cell(row, COL_COUNT)
 
     def set_mark(self, row: int, mark: str) -> None:

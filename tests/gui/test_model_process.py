@@ -69,6 +69,8 @@ def test_the_window_shows_the_same_detections_and_survives_a_dead_model_process(
     assert not w.banner.isVisible()
     qtbot.waitUntil(lambda: process.is_running() and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
     assert w.isVisible()
+    assert w.image_list.model.state(w.current_row) != STATE_ERROR  # scored now: the list says so too
+    assert w.image_list.model.error(w.current_row) == ""
 
     # a whole-folder export runs the uncached images through the new process
     out = tmp_path / "labels"
