@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         self._image_cache: OrderedDict[str, QImage] = OrderedDict()
         self._timings: OrderedDict[str, object] = OrderedDict()  # path -> StageTimings of its model run
         self._model_path: Path | None = None
-        self._overrides = ModelOverrides()
+        self._overrides = ModelOverrides()  # the latest model request's; restored when that load fails
+        self._loading_overrides = self._loaded_overrides = self._overrides
         self._model_id = 0
         self._loading_id = 0
         self._info = None  # engine.model_info.ModelInfo of the loaded model
@@ -459,7 +460,7 @@ class MainWindow(QMainWindow):
             overrides = ModelOverrides()
         if overrides is not None:
             self._overrides = overrides
-        o = self._overrides
+        o = self._loading_overrides = self._overrides
         self._interrupt_stuck_model(f"to open {path.name}")
         request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors)
         self._loading_id = request.id
@@ -725,6 +726,7 @@ class MainWindow(QMainWindow):
         self._model_id = request_id
         self._info = info
         self._model_path = Path(info.path)
+        self._loaded_overrides = self._loading_overrides
         self.cache.clear()
         self._timings.clear()
         self.image_list.model.clear_counts()
@@ -766,6 +768,7 @@ class MainWindow(QMainWindow):
         message = message.rstrip()
         if not message.endswith("."):
             message += "."
+        self._overrides = self._loaded_overrides  # the settings of the model still in use (Model settings, reload)
         reload = self._reload_action()  # the file crashed the model process, and the model in use with it
         if reload is not None:
             still = f" ({self._model_path.name} stopped with the model process.)"

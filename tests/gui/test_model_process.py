@@ -14,6 +14,7 @@ from engine.forward_process import ForwardProcess
 from gui.export_dialog import ExportChoice
 from gui.image_list import STATE_ERROR
 from gui.main_window import MainWindow
+from gui.model_settings_dialog import ModelOverrides
 from gui.settings import Settings
 
 import model_factory as mf
@@ -127,3 +128,20 @@ def test_a_model_that_fails_to_load_leaves_the_previous_one_working(remote_windo
     fresh = open_fresh_folder(w, tmp_path)
     qtbot.waitUntil(lambda: w.current_path is not None and w.current_path.parent == fresh
                     and box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"], timeout=60000)
+
+
+def test_reload_after_a_failed_load_and_a_crash_keeps_the_models_own_settings(remote_window, qtbot, tmp_path, tiny_model, image_dir):
+    w, process = remote_window
+    w.open_folder(image_dir)
+    w.open_model(tiny_model, ModelOverrides(names=("p", "q", "r")))  # the user's class names
+    qtbot.waitUntil(lambda: box_texts(w) == ["p 0.90", "q 0.60", "r 0.35"], timeout=60000)
+    w.open_model(mf.raising_model(tmp_path / "broken.torchscript"))  # fails: the renamed model stays
+    qtbot.waitUntil(lambda: "Still using tiny.torchscript" in w.banner.text(), timeout=60000)
+
+    os.kill(process.pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+    qtbot.waitUntil(lambda: not process.is_running(), timeout=10000)
+    open_fresh_folder(w, tmp_path)
+    qtbot.waitUntil(lambda: w.banner.action.isVisible(), timeout=30000)
+    qtbot.mouseClick(w.banner.action, Qt.MouseButton.LeftButton)
+    # reloaded with its own names, not the failed file's defaults
+    qtbot.waitUntil(lambda: box_texts(w) == ["p 0.90", "q 0.60", "r 0.35"], timeout=60000)
