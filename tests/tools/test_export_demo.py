@@ -44,3 +44,12 @@ def test_export_size_and_both_layouts_agree(checkpoint, tmp_path, imgsz):
 def test_export_refuses_a_size_the_strides_do_not_divide(checkpoint, tmp_path):
     with pytest.raises(ValueError, match="multiple of the largest stride"):
         export(checkpoint, tmp_path, 100)
+
+
+def test_time_models_runs_each_model_at_its_own_input_size(checkpoint, tmp_path, capsys):
+    from tools.time_models import main
+
+    raw, decoded = export(checkpoint, tmp_path, 128)
+    assert main([str(decoded), str(raw), "--rounds", "1", "--runs", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.count("128x128") == 2 and "shapes.torchscript" in line and "shapes_raw.torchscript" in line
