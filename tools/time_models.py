@@ -11,22 +11,20 @@ of every model in turn and prints their medians.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from engine.metadata import parse_config, parse_imgsz
 
-def input_size(path: Path, fallback: int) -> tuple[int, int]:
+
+def load(path: Path, fallback: int) -> tuple[torch.jit.ScriptModule, tuple[int, int]]:
+    """The model and its input size (from config.txt, read with the engine's own parser)."""
     extra = {"config.txt": ""}
-    torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    try:
-        h, w = json.loads(extra["config.txt"] or "{}").get("imgsz", [fallback, fallback])
-    except (ValueError, TypeError):
-        h = w = fallback
-    return int(h), int(w)
+    model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
+    return model, parse_imgsz(parse_config(extra["config.txt"]).get("imgsz")) or (fallback, fallback)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     models = []
     for path in args.models:
-        h, w = input_size(path, args.imgsz)
-        models.append((path, torch.jit.load(str(path), map_location="cpu").eval(), torch.rand(1, 3, h, w)))
+        model, (h, w) = load(path, args.imgsz)
+        models.append((path, model, torch.rand(1, 3, h, w)))
     with torch.no_grad():
         for _, model, x in models:
             for _ in range(5):
