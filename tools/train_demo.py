@@ -268,6 +268,33 @@ def crop_window(img: np.ndarray, lab: np.ndarray, window) -> tuple[np.ndarray, n
     return np.ascontiguousarray(img), lab
 
 
+def clip_labels(cls: np.ndarray, xy: np.ndarray, W: int, H: int, min_keep: float = 0.6) -> np.ndarray:
+    """Labels (cls, xyxy) clipped to a W x H image; boxes left with less than ``min_keep`` of
+    their area (or under 2 px) are dropped: an object mostly cut away is no longer a target."""
+    area0 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
+    xy = xy.copy()
+    xy[:, [0, 2]] = xy[:, [0, 2]].clip(0, W)
+    xy[:, [1, 3]] = xy[:, [1, 3]].clip(0, H)
+    area1 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
+    keep = (area1 > min_keep * area0) & (xy[:, 2] - xy[:, 0] > 2) & (xy[:, 3] - xy[:, 1] > 2)
+    return np.concatenate([cls, xy], 1)[keep]
+
+
+def random_crop(img: np.ndarray, lab: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random cut of at most ``size`` x ``size`` px (labels follow). Training on crops of a
+    cache letterboxed at the export size shows objects at the scale inference sees them, for
+    the cost per iteration of a smaller input. Images that already fit are left as they are
+    (no random draw, so a run without cropping keeps its draws)."""
+    H, W = img.shape[:2]
+    h, w = min(H, size), min(W, size)
+    if (h, w) == (H, W):
+        return img, lab
+    y0, x0 = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+    if len(lab):
+        lab = clip_labels(lab[:, :1], lab[:, 1:5] - np.array([x0, y0, x0, y0], np.float32), w, h)
+    return img[y0 : y0 + h, x0 : x0 + w], lab
+
+
 def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator, zoom_p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Geometric + photometric variety on an already letterboxed image (labels: cls, xyxy px).
     The image keeps its shape; only square images are transposed here (rect batches are
@@ -281,13 +308,7 @@ def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator, zoom_p: 
         M = np.array([[s, 0, tx], [0, s, ty]], np.float32)
         img = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
         if len(lab):
-            xy = lab[:, 1:5] * s + np.array([tx, ty, tx, ty], np.float32)
-            area0 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
-            xy[:, [0, 2]] = xy[:, [0, 2]].clip(0, W)
-            xy[:, [1, 3]] = xy[:, [1, 3]].clip(0, H)
-            area1 = (xy[:, 2] - xy[:, 0]) * (xy[:, 3] - xy[:, 1])
-            keep = (area1 > 0.6 * area0) & (xy[:, 2] - xy[:, 0] > 2) & (xy[:, 3] - xy[:, 1] > 2)
-            lab = np.concatenate([lab[:, :1], xy], 1)[keep]
+            lab = clip_labels(lab[:, :1], lab[:, 1:5] * s + np.array([tx, ty, tx, ty], np.float32), W, H)
     # the 8 symmetries of the square: class names do not change under any of them
     if rng.random() < 0.5:
         img = img[:, ::-1]
@@ -314,15 +335,19 @@ def augment(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator, zoom_p: 
     return np.ascontiguousarray(img), lab
 
 
-def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None, zoom_p: float = 0.5):
+def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None, zoom_p: float = 0.5,
+               crop: int | None = None):
     """Tensor batch + targets. With ``windows``, each image is first cut to its content window
     (all windows in one batch share a shape: RectSampler), and the batch is transposed to
-    portrait half the time."""
+    portrait half the time. With ``crop``, each image (or window) is then cut to a random
+    part of at most crop x crop px; windows of one shape give crops of one shape."""
     ims, targets = [], []
     for bi, i in enumerate(idx):
         img, lab = images[i], labels[i]
         if windows is not None:
             img, lab = crop_window(img, lab, windows[i])
+        if crop:
+            img, lab = random_crop(img, lab, crop, rng)
         if train:
             img, lab = augment(img, lab, rng, zoom_p)
         ims.append(img[..., ::-1])  # BGR -> RGB, as inference does
@@ -490,6 +515,7 @@ def train(args) -> Path:
     seed_everything(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    train_size = min(args.crop or args.imgsz, args.imgsz)  # side of the training tensors (before shrinking)
     images, labels = build_cache(out / f"cache_s{args.data_seed}_n{args.count}_{args.imgsz}.npz",
                                  args.data_seed, args.count, args.imgsz, args.workers)
     if args.init:  # continue from an earlier run's weights (a second, shorter schedule)
@@ -501,13 +527,14 @@ def train(args) -> Path:
     else:
         anchors = kmeans_anchors(labels, seed=args.seed)
         model = ShapesNet(torch.from_numpy(anchors).float(), args.width, args.depth)
-        model.init_biases(args.imgsz)
+        model.init_biases(train_size)
     log.info("anchors (px, P3 first): %s", anchors.reshape(3, 6).tolist())
     log.info("parameters: %d", sum(p.numel() for p in model.parameters()))
     # NHWC lets oneDNN pick faster convolution kernels for these thin layers: ~25% less time
     # per iteration on the 2-core CPU, hence more iterations inside the same budget
     model = model.to(memory_format=torch.channels_last)
-    loss_fn = YoloLoss(model.detect.anchors, args.imgsz, cls_gain=args.cls_gain)
+    # the objectness weight follows YOLOv5's (size / 640)^2 for the tensors the loss actually sees
+    loss_fn = YoloLoss(model.detect.anchors, train_size, cls_gain=args.cls_gain)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
@@ -531,7 +558,8 @@ def train(args) -> Path:
     def next_batch():
         nonlocal made
         idx, rect = sampler.next()
-        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None, zoom_p=args.zoom_p)
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None,
+                          zoom_p=args.zoom_p, crop=args.crop)
         made += 1
         # progressive resizing: the first iterations learn from smaller (cheaper) batches
         return shrink_batch(x, t, args.low_res_scale) if made <= low_res_until else (x, t)
@@ -569,7 +597,9 @@ def train(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Train the ScriptLens demo shapes detector (CPU).")
     p.add_argument("--out", default="out/demo_train")
-    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--imgsz", type=int, default=320, help="letterbox size of the training cache (and of the export)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="train on random crops of at most this side (objects keep the --imgsz scale)")
     p.add_argument("--count", type=int, default=3000, help="training images rendered")
     p.add_argument("--data-seed", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)

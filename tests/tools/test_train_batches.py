@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tools.train_demo import RectSampler, _letterboxed, content_windows, crop_window, make_batch, prefetched, shrink_batch
+from tools.train_demo import (RectSampler, _letterboxed, content_windows, crop_window, make_batch, prefetched,
+                              random_crop, shrink_batch)
 
 SEED, COUNT, IMGSZ = 4343, 12, 320
 
@@ -97,3 +98,53 @@ def test_shrunk_batch_keeps_boxes_on_their_objects():
     assert abs((cols.min() + cols.max() + 1) / 2 - cx) < 1.0 and abs((cols.max() + 1 - cols.min()) - w) < 1.5
     assert abs((rows.min() + rows.max() + 1) / 2 - cy) < 1.0 and abs((rows.max() + 1 - rows.min()) - h) < 1.5
     assert shrink_batch(x, t, 1.0)[0] is x  # scale 1: the batch is untouched
+
+
+def test_random_crop_keeps_boxes_on_their_pixels_and_drops_cut_objects():
+    img = np.full((448, 448, 3), 114, np.uint8)
+    boxes = [(0, 20, 30, 80, 90), (1, 200, 150, 300, 260), (2, 400, 400, 440, 440)]
+    for i, (_, x1, y1, x2, y2) in enumerate(boxes):
+        img[y1:y2, x1:x2] = 10 + 60 * i
+    lab = np.array(boxes, np.float32)
+    rng = np.random.default_rng(1)
+    seen_cut = False
+    for _ in range(40):
+        crop, moved = random_crop(img, lab, 320, rng)
+        assert crop.shape == (320, 320, 3)
+        for c, x1, y1, x2, y2 in moved:
+            x1, y1, x2, y2 = (int(round(v)) for v in (x1, y1, x2, y2))
+            inside = crop[y1:y2, x1:x2]
+            assert inside.size and (inside == 10 + 60 * int(c)).all()  # the box sits on its object
+        ids = set(moved[:, 0].astype(int))
+        for i, (_, x1, y1, x2, y2) in enumerate(boxes):
+            visible = (crop[..., 0] == 10 + 60 * i).sum() / ((x2 - x1) * (y2 - y1))
+            if visible == 1.0:
+                assert i in ids  # an object wholly inside the crop is always kept
+            elif visible < 0.55:
+                assert i not in ids  # one mostly cut away is no longer a target
+        seen_cut |= len(moved) < len(lab)
+    assert seen_cut  # 40 random crops of 320 from 448 cut some object away
+
+
+def test_random_crop_is_a_no_op_without_a_draw_when_the_image_fits():
+    img = np.zeros((128, 320, 3), np.uint8)
+    lab = np.array([[0, 10, 10, 50, 50]], np.float32)
+    rng = np.random.default_rng(3)
+    out, moved = random_crop(img, lab, 320, rng)
+    assert out is img and moved is lab
+    assert rng.random() == np.random.default_rng(3).random()  # no random number was used
+
+
+def test_cropped_rect_batches_share_one_shape_and_keep_targets_inside():
+    results = [_letterboxed((SEED, i, 448)) for i in range(COUNT)]
+    images, labels = np.stack([r[0] for r in results]), [r[1] for r in results]
+    windows = content_windows(SEED, COUNT, 448)
+    rng = np.random.default_rng(0)
+    sampler = RectSampler(windows, 2, rng, square_fraction=0.3)
+    for _ in range(20):
+        idx, rect = sampler.next()
+        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None, crop=320)
+        assert max(x.shape[2:]) == 320
+        if len(t):
+            assert (t[:, 2] - t[:, 4] / 2 >= -0.5).all() and (t[:, 2] + t[:, 4] / 2 <= x.shape[3] + 0.5).all()
+            assert (t[:, 3] - t[:, 5] / 2 >= -0.5).all() and (t[:, 3] + t[:, 5] / 2 <= x.shape[2] + 0.5).all()
