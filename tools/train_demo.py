@@ -283,15 +283,18 @@ def clip_labels(cls: np.ndarray, xy: np.ndarray, W: int, H: int, min_keep: float
 def random_crop(img: np.ndarray, lab: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random cut of at most ``size`` x ``size`` px (labels follow). Training on crops of a
     cache letterboxed at the export size shows objects at the scale inference sees them, for
-    the cost per iteration of a smaller input. Images that already fit are left as they are
-    (no random draw, so a run without cropping keeps its draws)."""
+    the cost per iteration of a smaller input. A box cut by the crop keeps its visible part
+    while at least 30% of it is left (YOLOv5 keeps 10%): dropping more would teach the model
+    that a partly visible shape is background, the opposite of what occluded shapes need.
+    Images that already fit are left as they are (no random draw, so a run without cropping
+    keeps its draws)."""
     H, W = img.shape[:2]
     h, w = min(H, size), min(W, size)
     if (h, w) == (H, W):
         return img, lab
     y0, x0 = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
     if len(lab):
-        lab = clip_labels(lab[:, :1], lab[:, 1:5] - np.array([x0, y0, x0, y0], np.float32), w, h)
+        lab = clip_labels(lab[:, :1], lab[:, 1:5] - np.array([x0, y0, x0, y0], np.float32), w, h, min_keep=0.3)
     return img[y0 : y0 + h, x0 : x0 + w], lab
 
 
