@@ -4,7 +4,9 @@ hit every model alike (the demo README's speed figures).
     python -m tools.time_models resources/demo/shapes.torchscript resources/demo/shapes_raw.torchscript
 
 Each model runs on a random 1x3xHxW input at the size its embedded config.txt gives
-(``--imgsz`` otherwise), with 2 CPU threads. After 5 warm-up runs, each round times 30 runs
+(``--imgsz`` otherwise), with 2 CPU threads, through the engine's own backend
+(`engine.backend.TorchScriptBackend.forward`: the NHWC input it feeds on the CPU included;
+``--nchw`` times plain NCHW input instead, ``--compare-nchw`` both, interleaved). After 5 warm-up runs, each round times 30 runs
 of every model in turn and prints their medians.
 """
 
@@ -17,14 +19,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.backend import TorchScriptBackend
 from engine.metadata import parse_config, parse_imgsz
 
 
-def load(path: Path, fallback: int) -> tuple[torch.jit.ScriptModule, tuple[int, int]]:
-    """The model and its input size (from config.txt, read with the engine's own parser)."""
-    extra = {"config.txt": ""}
-    model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
-    return model, parse_imgsz(parse_config(extra["config.txt"]).get("imgsz")) or (fallback, fallback)
+def load(path: Path, fallback: int, nchw: bool = False) -> tuple[TorchScriptBackend, tuple[int, int]]:
+    """The model as the engine loads it, and its input size (from config.txt, read with the
+    engine's own parser)."""
+    backend = TorchScriptBackend.load(path, device="cpu")
+    if nchw:
+        backend.channels_last = False
+    return backend, parse_imgsz(parse_config(backend.config_text).get("imgsz")) or (fallback, fallback)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,26 +38,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=640, help="input size for models without config.txt")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--nchw", action="store_true", help="plain NCHW input (the engine feeds NHWC on the CPU)")
+    p.add_argument("--compare-nchw", action="store_true", help="time each model both ways, interleaved")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     models = []
+    rng = np.random.default_rng(0)
     for path in args.models:
-        model, (h, w) = load(path, args.imgsz)
-        models.append((path, model, torch.rand(1, 3, h, w)))
-    with torch.no_grad():
-        for _, model, x in models:
-            for _ in range(5):
-                model(x)
-        for _ in range(args.rounds):
-            row = []
-            for path, model, x in models:
-                times = []
-                for _ in range(args.runs):
-                    t0 = time.perf_counter()
-                    model(x)
-                    times.append(time.perf_counter() - t0)
-                row.append(f"{path.name} {x.shape[2]}x{x.shape[3]} {np.median(times) * 1000:.1f} ms")
-            print(" | ".join(row), flush=True)
+        for nchw in ((False, True) if args.compare_nchw else (args.nchw,)):
+            backend, (h, w) = load(path, args.imgsz, nchw)
+            models.append((path, backend, rng.random((1, 3, h, w), dtype=np.float32)))
+    for _, backend, x in models:
+        for _ in range(5):
+            backend.forward(x)
+    for _ in range(args.rounds):
+        row = []
+        for path, backend, x in models:
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                backend.forward(x)
+                times.append(time.perf_counter() - t0)
+            layout = "NHWC" if backend.channels_last else "NCHW"
+            row.append(f"{path.name} {x.shape[2]}x{x.shape[3]} {layout} {np.median(times) * 1000:.1f} ms")
+        print(" | ".join(row), flush=True)
     return 0
 
 

@@ -53,3 +53,9 @@ def test_time_models_runs_each_model_at_its_own_input_size(checkpoint, tmp_path,
     assert main([str(decoded), str(raw), "--rounds", "1", "--runs", "2"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.count("128x128") == 2 and "shapes.torchscript" in line and "shapes_raw.torchscript" in line
+    assert line.count("NHWC") == 2  # timed as the engine runs them on the CPU
+    assert main([str(raw), "--rounds", "1", "--runs", "2", "--nchw"]) == 0
+    assert "128x128 NCHW" in capsys.readouterr().out
+    assert main([str(raw), "--rounds", "1", "--runs", "2", "--compare-nchw"]) == 0
+    line = capsys.readouterr().out
+    assert "128x128 NHWC" in line and "128x128 NCHW" in line
