@@ -13,9 +13,9 @@ anchors, so ScriptLens needs no sidecar file. The script checks that decoding th
 by hand reproduces the decoded export before writing anything.
 
 ``--imgsz`` sets the exported input size (default: the size it was trained at). The demo is
-trained on 320x320 batches and shipped at 384x384: a fully convolutional detector run at a
-larger input than it was trained on sees small objects larger, and the measured gain
-(resources/demo/README.md) costs ~5 ms per image.
+trained on 320x320 batches and shipped at 416x416: a fully convolutional detector run at a
+larger input than it was trained on sees small objects larger; the measured gain and its cost
+per image are in resources/demo/README.md.
 """
 
 from __future__ import annotations

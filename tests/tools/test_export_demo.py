@@ -38,7 +38,9 @@ def test_export_size_and_both_layouts_agree(checkpoint, tmp_path, imgsz):
         assert det.info.names == tuple(NAMES)
         dets.append(apply_thresholds(det.predict(image).candidates, Thresholds(conf=0.001, iou=0.45)))
     assert len(dets[0]) > 0  # an untrained net still scores some anchors above 0.001
-    np.testing.assert_allclose(dets[0].xyxy, dets[1].xyxy, atol=1e-3)
+    # an untrained net gives many equal scores, whose order may differ: compare as sets
+    a, b = (np.round(d.xyxy, 2) for d in dets)
+    np.testing.assert_allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], atol=1e-2)
 
 
 def test_export_refuses_a_size_the_strides_do_not_divide(checkpoint, tmp_path):
