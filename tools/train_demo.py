@@ -88,6 +88,18 @@ class SPPF(nn.Module):
         return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
 
 
+def anchor_boxes(y: torch.Tensor, stride: int, anchors: torch.Tensor) -> torch.Tensor:
+    """YOLOv5's box decode of one level, shared by the decoded export and the training loss:
+    ``y`` is the sigmoid of the (B, na, ny, nx, 4) box logits, ``anchors`` (na, 2) pixels;
+    returns cx, cy, w, h in input pixels."""
+    na, ny, nx = y.shape[1:4]
+    yv, xv = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
+    grid = torch.stack((xv, yv), -1).view(1, 1, ny, nx, 2).to(y.dtype)
+    xy = (y[..., 0:2] * 2 - 0.5 + grid) * stride
+    wh = (y[..., 2:4] * 2) ** 2 * anchors.view(1, na, 1, 1, 2)
+    return torch.cat((xy, wh), -1)
+
+
 class Detect(nn.Module):
     """Per-level 1x1 heads. ``decode=False``: raw (B, na, ny, nx, nc+5) logits per level
     (FORMATS.md layout 1). ``decode=True``: YOLOv5's decode, (B, N, nc+5) (layout 2)."""
@@ -107,11 +119,8 @@ class Detect(nn.Module):
             p = self.m[i](x).view(b, NA, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
             if self.decode:
                 y = p.sigmoid()
-                yv, xv = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
-                grid = torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2).to(y.dtype)
-                xy = (y[..., 0:2] * 2 - 0.5 + grid) * self.strides[i]
-                wh = (y[..., 2:4] * 2) ** 2 * self.anchors[i].view(1, NA, 1, 1, 2)
-                p = torch.cat((xy, wh, y[..., 4:]), -1).view(b, -1, self.no)
+                p = torch.cat((anchor_boxes(y[..., :4], self.strides[i], self.anchors[i]), y[..., 4:]), -1)
+                p = p.view(b, -1, self.no)
             out.append(p)
         return torch.cat(out, 1) if self.decode else out
 
@@ -533,12 +542,7 @@ class AlignedLoss(YoloLoss):
         boxes, logits, sizes = [], [], []
         for i, p in enumerate(preds):
             bs, na, ny, nx, no = p.shape
-            yv, xv = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
-            grid = torch.stack((xv, yv), -1).view(1, 1, ny, nx, 2).float()
-            y = p[..., :4].sigmoid()
-            xy = (y[..., :2] * 2 - 0.5 + grid) * STRIDES[i]
-            wh = (y[..., 2:4] * 2) ** 2 * anchors[i].view(1, na, 1, 1, 2)
-            boxes.append(torch.cat((xy, wh), -1).view(bs, -1, 4))
+            boxes.append(anchor_boxes(p[..., :4].sigmoid(), STRIDES[i], anchors[i]).view(bs, -1, 4))
             logits.append(p[..., 4:].reshape(bs, -1, no - 4))
             sizes.append(na * ny * nx)
         return torch.cat(boxes, 1), torch.cat(logits, 1), sizes
