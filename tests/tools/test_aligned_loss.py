@@ -41,13 +41,14 @@ def test_the_anchor_that_predicts_the_box_exactly_is_a_positive_with_full_qualit
 
 def test_a_box_smaller_than_a_cell_still_gets_positives():
     loss = AlignedLoss(ANCHORS, IMGSZ)
-    target = torch.tensor([[0, 2, 61.0, 61.0, 5.0, 5.0]])  # no stride-8 cell centre lies inside it
+    # spans 61.5-66.5: no cell centre of any level (4 + 8j, 8 + 16j, 16 + 32j) lies inside it
+    target = torch.tensor([[0, 2, 64.0, 64.0, 5.0, 5.0]])
     b, n, t, q, _, sizes = assigned(loss, zero_heads(), target)
     assert len(n) > 0 and (q > 0).all()
 
 
 def test_anchor_shapes_more_than_anchor_t_away_are_never_positives():
-    loss = AlignedLoss(ANCHORS, IMGSZ)
+    loss = AlignedLoss(ANCHORS, IMGSZ, topk=10_000)  # no top-k cut: only the shape rule can exclude
     target = torch.tensor([[0, 1, 64.0, 64.0, 100.0, 24.0]])  # 5x wider than every stride-8 anchor
     _, n, _, _, _, sizes = assigned(loss, zero_heads(), target)
     assert len(n) > 0 and (level_of(n, sizes) > 0).all()
