@@ -1,6 +1,6 @@
 """Export the demo checkpoint to the two bundled TorchScript files.
 
-    python -m tools.export_demo --ckpt out/demo_train/last.pt --out resources/demo
+    python -m tools.export_demo --ckpt out/demo_train/last.pt --out resources/demo --imgsz 512
 
 - ``shapes_raw.torchscript``: raw anchor heads, a list of 3 tensors (B, 3, ny, nx, 8) of
   logits (FORMATS.md layout 1, like YOLOv7's default export);
@@ -12,8 +12,8 @@ nothing but speed) and carry an embedded ``config.txt`` with names, strides, inp
 anchors, so ScriptLens needs no sidecar file. The script checks that decoding the raw heads
 by hand reproduces the decoded export before writing anything.
 
-``--imgsz`` sets the exported input size (default: the size it was trained at). The demo is
-trained on 320x320 batches and shipped at 416x416: a fully convolutional detector run at a
+``--imgsz`` sets the exported input size (default: the training cache's size). The demo is
+trained at the 416 px scale and shipped at 512x512: a fully convolutional detector run at a
 larger input than it was trained on sees small objects larger; the measured gain and its cost
 per image are in resources/demo/README.md.
 """

@@ -7,10 +7,12 @@ once to the model input with ``engine.letterbox`` (cached under ``--out``), fit 
 k-means, train with YOLOv5's losses and task-aligned target assignment (``AlignedLoss``), keep
 an EMA of the weights, and save ``last.pt`` (a state_dict + config, OUTSIDE resources/).
 tools.export_demo turns that into the TorchScript files. The defaults are the bundled model's
-recipe: 6600 iterations of batch 16, the first 60% on batches scaled to 0.7 (progressive
-resizing), bfloat16 autocast where the CPU has bfloat16 units (AMX or AVX-512 BF16): with AMX
-~0.12 s per scaled-down and ~0.18 s per full-size iteration on the project's 2-core machine,
-~16 minutes in all, plus ~2 minutes to render the training set the first time.
+recipe: a cache letterboxed at 416 px, trained on random crops of at most 320 x 320 (objects at
+the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 60% on
+batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
+units (AMX or AVX-512 BF16). Measured on a 2-core AMD Zen 4 (AVX-512 BF16): ~0.15 s per
+scaled-down and ~0.235 s per full-size iteration, 22.3 minutes in all, plus ~1.5 minutes to
+render the training set the first time; an AMX machine is faster (see resources/demo/README.md).
 
 Determinism: every random draw comes from seeded generators and the CPU kernels run with a
 fixed thread count (2), so the same arguments on the same machine give the same weights. The
@@ -44,7 +46,7 @@ NC = len(NAMES)
 STRIDES = (8, 16, 32)
 NA = 3
 # channels per stage and residual blocks in stages 2-5: 1.75 M parameters (6.9 MiB exported, under
-# the 8 MB limit); at a 416 px input its forward takes ~16 ms on the 2-core machine (limit 25 ms)
+# the 8 MB limit); at the 512 px export its forward takes ~17-21 ms on the 2-core machine (limit 25 ms)
 WIDTH = (16, 32, 80, 112, 160)
 DEPTH = (1, 2, 3, 1)
 
@@ -767,8 +769,8 @@ def train(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Train the ScriptLens demo shapes detector (CPU).")
     p.add_argument("--out", default="out/demo_train")
-    p.add_argument("--imgsz", type=int, default=320, help="letterbox size of the training cache (and of the export)")
-    p.add_argument("--crop", type=int, default=None,
+    p.add_argument("--imgsz", type=int, default=416, help="letterbox size of the training cache")
+    p.add_argument("--crop", type=int, default=320,
                    help="train on random crops of at most this side (objects keep the --imgsz scale)")
     p.add_argument("--count", type=int, default=3000, help="training images rendered")
     p.add_argument("--data-seed", type=int, default=1000)
