@@ -657,7 +657,7 @@ def has_bf16_units() -> bool:
     (``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``, e.g. AMD Zen 4). Measured on the project's
     2-core machines, bfloat16 autocast makes this network's training step ~2.5x faster than
     float32 with AMX and ~1.4x with AVX-512 BF16 (0.13 s vs 0.18 s per scaled-down step);
-    without either, bfloat16 convolutions are emulated and slower than float32."""
+    without either, bfloat16 convolutions may well be slower than float32 (not measured)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tools import train_demo
 from tools.train_demo import (RectSampler, _letterboxed, content_windows, crop_window, make_batch, prefetched,
                               random_crop, shrink_batch)
 
@@ -150,3 +151,11 @@ def test_cropped_rect_batches_share_one_shape_and_keep_targets_inside():
         if len(t):
             assert (t[:, 2] - t[:, 4] / 2 >= -0.5).all() and (t[:, 2] + t[:, 4] / 2 <= x.shape[3] + 0.5).all()
             assert (t[:, 3] - t[:, 5] / 2 >= -0.5).all() and (t[:, 3] + t[:, 5] / 2 <= x.shape[2] + 0.5).all()
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu sse2 avx2 amx_bf16 amx_tile", True),
+                                             ("fpu sse2 avx2 avx512f avx512_bf16", True),
+                                             ("fpu sse2 avx2 avx512f avx512_vnni", False)])
+def test_bfloat16_is_the_default_only_on_cpus_with_bf16_units(monkeypatch, flags, expected):
+    monkeypatch.setattr(train_demo.Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
+    assert train_demo.has_bf16_units() is expected
