@@ -3,13 +3,14 @@ label, crops keep boxes on their objects, and a batch has one shape."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from tools import train_demo
-from tools.train_demo import (RectSampler, _letterboxed, content_windows, crop_window, make_batch, prefetched,
-                              random_crop, shrink_batch)
+from tools.train_demo import (RectSampler, _letterboxed, augment, content_windows, crop_window, hsv_table, make_batch,
+                              prefetched, random_crop, shrink_batch)
 
 SEED, COUNT, IMGSZ = 4343, 12, 320
 
@@ -151,6 +152,67 @@ def test_cropped_rect_batches_share_one_shape_and_keep_targets_inside():
         if len(t):
             assert (t[:, 2] - t[:, 4] / 2 >= -0.5).all() and (t[:, 2] + t[:, 4] / 2 <= x.shape[3] + 0.5).all()
             assert (t[:, 3] - t[:, 5] / 2 >= -0.5).all() and (t[:, 3] + t[:, 5] / 2 <= x.shape[2] + 0.5).all()
+
+
+def test_hsv_table_equals_the_per_pixel_integer_arithmetic():
+    hsv = np.random.default_rng(5).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    hsv[..., 0] %= 180  # OpenCV's 8-bit hue range
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        table = hsv_table(rng)
+        rng = np.random.default_rng(seed)  # the same draws, in the same order, done per pixel
+        ref = hsv.astype(np.int16)
+        ref[..., 0] = (ref[..., 0] + int(rng.integers(-25, 26))) % 180
+        ref[..., 1] = np.clip(ref[..., 1] * rng.uniform(0.4, 1.5), 0, 255)
+        ref[..., 2] = np.clip(ref[..., 2] * rng.uniform(0.5, 1.4), 0, 255)
+        assert np.array_equal(cv2.LUT(hsv, table), ref.astype(np.uint8))
+
+
+def foreground_box(img: np.ndarray) -> tuple[int, int, int, int]:
+    """x1, y1, x2, y2 of the pixels that differ from the top-left corner's."""
+    ys, xs = np.nonzero((img != img[0, 0]).any(-1))
+    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+
+@pytest.mark.parametrize("shape", [(320, 320), (192, 320)])
+def test_augment_moves_labels_with_the_pixels(shape):
+    """Flips, transposes and colour changes (no zoom): the label stays on its object. Two
+    colours stay two distinct colours under every photometric step, so the object is found."""
+    img = np.zeros((*shape, 3), np.uint8)
+    img[30:90, 200:310] = (40, 200, 250)
+    lab = np.array([[1, 200, 30, 310, 90]], np.float32)
+    transposed = 0
+    for seed in range(40):
+        out, moved = augment(img, lab, np.random.default_rng(seed), zoom_p=0.0)
+        assert out.shape[2] == 3 and out.dtype == np.uint8
+        transposed += foreground_box(out)[2] - foreground_box(out)[0] == 60  # the 110 x 60 box turned
+        assert moved.shape == (1, 5) and moved[0, 0] == 1
+        assert np.allclose(moved[0, 1:], foreground_box(out))
+    if shape[0] == shape[1]:
+        assert 0 < transposed < 40  # square images are transposed some of the time, not always
+    else:
+        assert transposed == 0  # others keep their shape (rect batches are transposed whole)
+    assert np.array_equal(img[30:90, 200:310], np.broadcast_to((40, 200, 250), (60, 110, 3)))  # input untouched
+
+
+def test_batches_hold_rgb_images_with_targets_on_their_objects():
+    """Through make_batch (windows, transposed rect batches, BGR -> RGB): each target's box
+    covers its object's pixels, in the tensor the model sees."""
+    images = np.full((4, 320, 320, 3), 114, np.uint8)
+    labels = []
+    for i in range(4):
+        images[i, 100:164, 40 + 20 * i : 140 + 20 * i] = (255, 0, 0)  # blue in BGR
+        labels.append(np.array([[i % 3, 40 + 20 * i, 100, 140 + 20 * i, 164]], np.float32))
+    windows = np.tile([64, 0, 192, 320], (4, 1))
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        x, t = make_batch(images, labels, np.arange(4), rng, train=False, windows=windows)
+        assert x.shape[2:] in {(192, 320), (320, 192)} and x.is_contiguous(memory_format=torch.channels_last)
+        for b, c, cx, cy, w, h in t.tolist():
+            blue = (x[int(b), 2] == 1.0) & (x[int(b), 0] == 0.0)  # RGB: channel 2 is blue
+            ys, xs = torch.nonzero(blue, as_tuple=True)
+            assert (xs.min() + xs.max() + 1) / 2 == cx and xs.max() + 1 - xs.min() == w
+            assert (ys.min() + ys.max() + 1) / 2 == cy and ys.max() + 1 - ys.min() == h
 
 
 @pytest.mark.parametrize("flags, expected", [("fpu sse2 avx2 amx_bf16 amx_tile", True),
