@@ -10,12 +10,16 @@ tools.export_demo turns that into the TorchScript files. The defaults are the bu
 recipe: a cache letterboxed at 416 px, trained on random crops of at most 320 x 320 (objects at
 the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 60% on
 batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
-units (AMX or AVX-512 BF16). Measured on a 2-core AMD Zen 4 (AVX-512 BF16): ~0.15 s per
-scaled-down and ~0.235 s per full-size iteration, 22.3 minutes in all, plus ~1.5 minutes to
-render the training set the first time; an AMX machine is faster (see resources/demo/README.md).
+units (AMX or AVX-512 BF16). Measured on 2-core AMD Zen 4 machines (AVX-512 BF16), which
+differ a lot in speed: ~0.15 s per scaled-down and ~0.235 s per full-size iteration, 22.3
+minutes in all, on the one that trained the bundled weights; ~0.21 / ~0.345 s, 29.0 minutes,
+on one that runs the network 1.9x slower; plus ~1.5-2 minutes to render the training set the
+first time. An AMX machine is faster (see resources/demo/README.md).
 
 Determinism: every random draw comes from seeded generators and the CPU kernels run with a
-fixed thread count (2), so the same arguments on the same machine give the same weights. The
+fixed thread count (2), so the same arguments on the same machine give the same weights;
+another machine may round differently, and after 6600 iterations the weights differ (of the
+same quality: resources/demo/README.md). The
 time budget only stops training early if ``--minutes`` runs out before ``--iters``; the
 README's numbers come from a run that finished all its iterations.
 """
