@@ -12,7 +12,7 @@ the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, t
 batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
 units (AMX or AVX-512 BF16). Measured on 2-core AMD Zen 4 machines (AVX-512 BF16), which
 differ a lot in speed: ~0.15 s per scaled-down and ~0.235 s per full-size iteration, 22.3
-minutes in all, on the one that trained the bundled weights; ~0.21 / ~0.345 s, 29.0 minutes,
+minutes in all, on the one that trained the bundled weights; ~0.215 / ~0.34 s, 29.0 minutes,
 on one that runs the network 1.9x slower; plus ~1.5-2 minutes to render the training set the
 first time. An AMX machine is faster (see resources/demo/README.md).
 
