@@ -386,7 +386,10 @@ def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None
             img, lab = augment(img, lab, rng, zoom_p)
         if batch is None:  # every image of a batch has one shape (see the docstring)
             batch = np.empty((len(idx), *img.shape), np.uint8)
-        cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=batch[bi])  # as inference does, straight into place
+        slot = batch[bi]
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=slot)  # as inference does, straight into place
+        if rgb.ctypes.data != slot.ctypes.data:  # an OpenCV that allocated instead: copy it in
+            slot[...] = rgb
         if len(lab):
             cxcywh = np.stack([(lab[:, 1] + lab[:, 3]) / 2, (lab[:, 2] + lab[:, 4]) / 2,
                                lab[:, 3] - lab[:, 1], lab[:, 4] - lab[:, 2]], 1)
