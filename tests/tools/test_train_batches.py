@@ -204,15 +204,18 @@ def test_batches_hold_rgb_images_with_targets_on_their_objects():
         images[i, 100:164, 40 + 20 * i : 140 + 20 * i] = (255, 0, 0)  # blue in BGR
         labels.append(np.array([[i % 3, 40 + 20 * i, 100, 140 + 20 * i, 164]], np.float32))
     windows = np.tile([64, 0, 192, 320], (4, 1))
+    shapes = set()
     for seed in range(12):
         rng = np.random.default_rng(seed)
         x, t = make_batch(images, labels, np.arange(4), rng, train=False, windows=windows)
-        assert x.shape[2:] in {(192, 320), (320, 192)} and x.is_contiguous(memory_format=torch.channels_last)
+        shapes.add(tuple(x.shape[2:]))
+        assert x.is_contiguous(memory_format=torch.channels_last)
         for b, c, cx, cy, w, h in t.tolist():
             blue = (x[int(b), 2] == 1.0) & (x[int(b), 0] == 0.0)  # RGB: channel 2 is blue
             ys, xs = torch.nonzero(blue, as_tuple=True)
             assert (xs.min() + xs.max() + 1) / 2 == cx and xs.max() + 1 - xs.min() == w
             assert (ys.min() + ys.max() + 1) / 2 == cy and ys.max() + 1 - ys.min() == h
+    assert shapes == {(192, 320), (320, 192)}  # landscape batches and transposed (portrait) ones
 
 
 @pytest.mark.parametrize("flags, expected", [("fpu sse2 avx2 amx_bf16 amx_tile", True),
