@@ -216,11 +216,3 @@ def test_batches_hold_rgb_images_with_targets_on_their_objects():
             assert (xs.min() + xs.max() + 1) / 2 == cx and xs.max() + 1 - xs.min() == w
             assert (ys.min() + ys.max() + 1) / 2 == cy and ys.max() + 1 - ys.min() == h
     assert shapes == {(192, 320), (320, 192)}  # landscape batches and transposed (portrait) ones
-
-
-@pytest.mark.parametrize("flags, expected", [("fpu sse2 avx2 amx_bf16 amx_tile", True),
-                                             ("fpu sse2 avx2 avx512f avx512_bf16", True),
-                                             ("fpu sse2 avx2 avx512f avx512_vnni", False)])
-def test_bfloat16_is_the_default_only_on_cpus_with_bf16_units(monkeypatch, flags, expected):
-    monkeypatch.setattr(train_demo.Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
-    assert train_demo.has_bf16_units() is expected

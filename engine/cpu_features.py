@@ -1,0 +1,34 @@
+"""Does this CPU do bfloat16 arithmetic in hardware? (the CPU meaning of ``--half``)
+
+Only AVX-512 BF16 (e.g. AMD Zen 4, Intel Cooper Lake) and Intel AMX tiles (Sapphire Rapids
+and later) count. Plain AVX-512 or AVX2 CPUs run bfloat16 convolutions by converting to and
+from float32, which is slower than float32 itself, so there reduced precision is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpuinfo_has_bf16(cpuinfo: str) -> bool:
+    words = set(cpuinfo.split())
+    return any(flag in words for flag in _FLAGS)
+
+
+def has_bf16_units() -> bool:
+    # torch's own probes (cpuinfo library: works on Linux, Windows and macOS); private API, so
+    # a torch without them falls back to Linux's /proc/cpuinfo flags.
+    import torch
+
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(p) for p in probes):
+        try:
+            return any(bool(p()) for p in probes)
+        except Exception:  # a probe that fails is no answer: ask the kernel instead
+            pass
+    try:
+        return _cpuinfo_has_bf16(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return False
