@@ -31,7 +31,8 @@ def unit_float(text: str) -> float:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--imgsz", type=parse_imgsz, default=None, help="model input size N or HxW (default: from the model's metadata, else 640)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
-    p.add_argument("--half", action="store_true", help="fp16 inference (CUDA only; ignored on CPU)")
+    p.add_argument("--half", action="store_true", help="reduced precision, where it is faster: fp16 on CUDA, bf16 on CPUs with "
+                   "AVX-512 BF16 or AMX (elsewhere float32, with a warning); boxes may move by a pixel or two")
     p.add_argument("--names", default=None, help="class names file (classes.txt, one per line, or a YAML with `names`)")
 
 

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cpu_features import has_bf16_units
 from .errors import ModelLoadError
+from .model_info import precision_name
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def reduced_dtype(device: str) -> torch.dtype:
+    return torch.bfloat16 if device.startswith("cpu") else torch.float16
+
+
 class TorchScriptBackend:
     def __init__(self, module: Any, device: str, half: bool, config_text: str) -> None:
         self.module = module
         self.device = device
-        self.half = half
+        self.half = half  # reduced precision: see `precision`
         self.config_text = config_text
         # NHWC ("channels_last") input on the CPU: oneDNN then runs every convolution in its
         # faster NHWC kernels (measured here: the demo model 18-21 -> 11-13 ms, the Ultralytics
@@ -53,10 +59,23 @@ class TorchScriptBackend:
         # keeps NCHW: not measured on a GPU.
         self.channels_last: bool | None = None if device == "cpu" else False
 
+    @property
+    def precision(self) -> str:
+        return precision_name(self.device, self.half)
+
     @classmethod
     def load(cls, path: Path, device: str = "auto", half: bool = False) -> "TorchScriptBackend":
+        """``half`` asks for reduced precision where it is faster: the module and its input
+        cast to float16 on CUDA, to bfloat16 on a CPU with bfloat16 units (`engine.cpu_features`;
+        bfloat16 keeps float32's range, so no overflow, but only ~3 significant digits). On
+        other CPUs the request is logged and refused, since there it would only be slower.
+        Not autocast: it leaves the ``aten::_convolution`` of traced models in float32."""
         device = resolve_device(device)
-        half = bool(half) and device.startswith("cuda")  # fp16 only where it is fast and supported
+        if half and device == "cpu" and not has_bf16_units():
+            log.warning("reduced precision (--half) needs a GPU, or a CPU with AVX-512 BF16 or AMX; "
+                        "this CPU has neither, so the model runs in float32")
+            half = False
+        half = bool(half)
         extra = {"config.txt": ""}
         try:
             with warnings.catch_warnings():
@@ -82,7 +101,7 @@ class TorchScriptBackend:
             raise ModelLoadError(f"{path}: torch could not load this TorchScript file: {first}") from None
         module.eval()
         if half:
-            module.half()
+            module.to(reduced_dtype(device))
         config = extra["config.txt"]
         if isinstance(config, bytes):
             config = config.decode("utf-8", errors="replace")
@@ -101,12 +120,13 @@ class TorchScriptBackend:
     def forward(self, batch: np.ndarray) -> Any:
         """Run the model on a (B, 3, H, W) float32 RGB batch in [0, 1]."""
         x = torch.from_numpy(batch).to(self.device)
-        if self.half:
-            x = x.half()
+        on_cpu = self.device.startswith("cpu")
+        if self.half:  # decode.to_numpy turns the outputs back into float32
+            x = x.to(reduced_dtype(self.device))
         # On the CPU, TorchScript's profiling optimiser fuses nothing that matters for these
         # models (steady state measured equal) but makes the first two calls ~10x slower (~300
         # ms on the demo): off there, so the first detections come sooner. On CUDA it can fuse.
-        with torch.inference_mode(), torch.jit.optimized_execution(not self.device.startswith("cpu")):
+        with torch.inference_mode(), torch.jit.optimized_execution(not on_cpu):
             if self.channels_last is False:
                 return self.module(x)
             try:

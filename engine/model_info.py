@@ -8,6 +8,14 @@ from pathlib import Path
 LAYOUTS = ("raw_anchor_heads", "anchor_based", "anchor_free", "end2end")
 
 
+def precision_name(device: str, half: bool) -> str:
+    """What a model computes in: fp32, or with ``half`` fp16 on a GPU and bf16 on the CPU
+    (see `engine.backend.TorchScriptBackend.load`)."""
+    if not half:
+        return "fp32"
+    return "bf16" if device.startswith("cpu") else "fp16"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     path: Path
@@ -17,12 +25,16 @@ class ModelInfo:
     names: tuple[str, ...]
     anchors: tuple[tuple[float, ...], ...] | None  # pixels, one flat (w,h,...) tuple per level
     device: str
-    half: bool
+    half: bool  # reduced precision: see `precision`
     batch: int = 1
     score_is_obj: bool = False  # one-class YOLOv7 exports: score = obj (see decode.py)
     metadata: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)  # field -> "metadata" | "sidecar <file>" | "default" | "user" | "output"
     output_shapes: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def precision(self) -> str:
+        return precision_name(self.device, self.half)
 
     @property
     def num_classes(self) -> int:
@@ -42,7 +54,7 @@ class ModelInfo:
             ("input size", f"{h}x{w} (HxW)", self.sources.get("input_hw", "")),
             ("batch", str(self.batch), self.sources.get("batch", "")),
             ("stride", str(self.stride) if self.stride else "-", self.sources.get("stride", "")),
-            ("device", self.device + (" (fp16)" if self.half else ""), ""),
+            ("device", f"{self.device} ({self.precision})", ""),
             ("classes", f"{self.num_classes}: " + ", ".join(self.names[:12]) + (" ..." if self.num_classes > 12 else ""),
              self.sources.get("names", "")),
         ]

@@ -34,6 +34,20 @@ def test_json(tmp_path, capsys):
     assert data["sources"]["names"] == "metadata" and data["device"] == "cpu"
 
 
+@pytest.mark.parametrize("units", [True, False])
+def test_half_reports_what_the_cpu_runs(tmp_path, capsys, caplog, monkeypatch, units):
+    from engine import backend
+
+    monkeypatch.setattr(backend, "has_bf16_units", lambda: units)
+    m = mf.anchor_free(tmp_path / "m.torchscript", BOXES)
+    assert info(m, "--half", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["half"], data["precision"]) == ((True, "bf16") if units else (False, "fp32"))
+    assert info(m, "--half") == 0
+    assert ("cpu (bf16)" if units else "cpu (fp32)") in capsys.readouterr().out
+    assert ("AVX-512 BF16 or AMX" in caplog.text) is not units  # the refusal is said, not silent
+
+
 def test_80_classes_lists_all(tmp_path, capsys):
     m = mf.anchor_free(tmp_path / "coco.pt", BOXES, nc=80, meta=None)
     assert info(m) == 0
