@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
             self._overrides = overrides
         o = self._loading_overrides = self._overrides
         self._interrupt_stuck_model(f"to open {path.name}")
-        request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors)
+        request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors, o.half)
         self._loading_id = request.id
         self.load_label.setText(f"Loading {path.name}…")
         self.load_progress.setRange(0, 0)  # busy until the worker reports a stage
@@ -737,14 +737,14 @@ class MainWindow(QMainWindow):
             "FileTip": str(info.path),
             "Layout": info.layout + (" (NMS in model)" if info.end2end else ""),
             "Input": f"{w}×{h}" + (f", stride {info.stride}" if info.stride else ""),
-            "Device": info.device + (" (half)" if info.half else ""),
+            "Device": f"{info.device} ({info.precision})",
             "Classes": str(len(names)),
         })
         self.side_panel.set_classes(names)
         self.threshold_panel.set_classes(names)
         self._on_folder_or_model_changed()
         self.side_panel.set_iou_enabled(not info.end2end)
-        self.device_label.setText(f"device: {info.device}")
+        self.device_label.setText(f"device: {info.device}" + (f" {info.precision}" if info.half else ""))
         self.settings.set("last/model", str(info.path))
         self.settings.add_recent("models", str(info.path))
         self._rebuild_recent_menu()
@@ -753,10 +753,16 @@ class MainWindow(QMainWindow):
             self.banner.hide()
         guessed = [what for key, what in (("names", "class names"), ("imgsz", "input size"))
                    if str(info.sources.get(key, "")).startswith(("default", "probed"))]
+        notes = []
         if guessed:
-            self.show_info(f"The model file does not say its {' or '.join(guessed)}; ScriptLens guessed "
-                           f"({', '.join(names[:3])}{'…' if len(names) > 3 else ''}; {w}×{h}). "
-                           "Set them in File ▸ Model settings… if they are wrong.")
+            notes.append(f"The model file does not say its {' or '.join(guessed)}; ScriptLens guessed "
+                         f"({', '.join(names[:3])}{'…' if len(names) > 3 else ''}; {w}×{h}). "
+                         "Set them in File ▸ Model settings… if they are wrong.")
+        if self._loaded_overrides.half and not info.half:
+            notes.append("Reduced precision needs a GPU, or a CPU with AVX-512 BF16 or AMX; this CPU has neither, "
+                         "so the model runs in float32, the fastest it can here.")
+        if notes:
+            self.show_info(" ".join(notes))
         if self._row >= 0:
             self.go_to(self._row)
 

@@ -1,5 +1,5 @@
 """Model settings the metadata may lack: input size, class names (typed or from a names
-file), anchors, device. Returns a frozen `ModelOverrides`; the window reloads the model."""
+file), anchors, device, reduced precision. Returns a frozen `ModelOverrides`; the window reloads the model."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class ModelOverrides:
     names: tuple[str, ...] | None = None
     anchors: tuple[tuple[float, ...], ...] | None = None
     device: str = "auto"
+    half: bool = False  # fp16 on a GPU, bf16 on a CPU with bfloat16 units (engine.backend)
 
 
 def parse_anchors(text: str) -> tuple[tuple[float, ...], ...] | None:
@@ -91,6 +92,10 @@ class ModelSettingsDialog(QDialog):
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda"])
         self.device_combo.setCurrentText(current.device)
+        self.half_box = QCheckBox("Reduced precision (faster; boxes may move by a pixel or two)")
+        self.half_box.setToolTip("fp16 on a GPU; bf16 on a CPU with AVX-512 BF16 or AMX. "
+                                 "Other CPUs keep float32, where reduced precision would be slower.")
+        self.half_box.setChecked(current.half)
 
         form = QFormLayout()
         form.addRow(self.size_box)
@@ -99,6 +104,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow("", names_button)
         form.addRow("Anchors (pixels)", self.anchors_edit)
         form.addRow("Device", self.device_combo)
+        form.addRow("", self.half_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Reload model")
         buttons.accepted.connect(self._on_accepted)
@@ -118,6 +124,7 @@ class ModelSettingsDialog(QDialog):
             names=names if names and names != self._model_names else None,
             anchors=parse_anchors(self.anchors_edit.text()),
             device=self.device_combo.currentText(),
+            half=self.half_box.isChecked(),
         )
 
     def _on_accepted(self) -> None:

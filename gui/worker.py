@@ -50,6 +50,7 @@ class LoadModelRequest:
     imgsz: tuple[int, int] | None = None
     names: tuple[str, ...] | None = None
     anchors: tuple[tuple[float, ...], ...] | None = None
+    half: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ class EngineWorker(QObject):
         self.modelLoading.emit(req.id, f"Loading {req.path.name}…", 40)
         try:
             detector = pipeline.Detector.load(
-                req.path, device=req.device, imgsz=req.imgsz, names=req.names, anchors=req.anchors,
+                req.path, device=req.device, half=req.half, imgsz=req.imgsz, names=req.names, anchors=req.anchors,
                 backend_loader=self._backend_loader,
             )
         except ScriptLensError as exc:

@@ -198,6 +198,31 @@ def test_model_settings_override_names_and_recent_menu(loaded, qtbot):
     assert any(t.endswith("images") for t in recent)
 
 
+def test_reduced_precision_is_a_model_setting(loaded, qtbot):
+    """The dialog's checkbox reaches the engine; what the model then runs in is what this CPU
+    allows (bf16 with bfloat16 units, else float32), shown in the model panel."""
+    from engine.cpu_features import has_bf16_units
+    from gui.model_settings_dialog import ModelOverrides, ModelSettingsDialog
+
+    w = loaded
+    dialog = ModelSettingsDialog(ModelOverrides(), w.model_info.input_hw)
+    qtbot.addWidget(dialog)
+    assert not dialog.half_box.isChecked()
+    dialog.half_box.setChecked(True)
+    dialog._on_accepted()
+    assert dialog.overrides() == ModelOverrides(half=True)
+    before = w.model_info
+    w.open_model(before.path, dialog.overrides())
+    qtbot.waitUntil(lambda: w.model_info is not before, timeout=60000)
+    expected = "bf16" if has_bf16_units() else "fp32"
+    assert (w.model_info.half, w.model_info.precision) == (expected == "bf16", expected)
+    assert w.side_panel._info_labels["Device"].text() == f"cpu ({expected})"
+    assert ("Reduced precision needs" in w.banner.text()) is (expected == "fp32")  # a refusal is said
+    qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
+    assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]
+    assert ModelSettingsDialog(w._overrides).half_box.isChecked()  # the setting is kept for the next reload
+
+
 def test_real_mouse_hover_highlights_a_box(loaded, qtbot):
     w = loaded
     w.canvas.actual_size()
