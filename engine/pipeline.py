@@ -87,6 +87,11 @@ def _first_line(exc: BaseException) -> str:
     return (lines[-1] if lines else type(exc).__name__)[:300]
 
 
+# a model with its own float32 casts (or float16 overflows) fails only in reduced precision
+_REDUCED_PRECISION_HINT = (". It ran in reduced precision: load it without --half "
+                           "(GUI: untick Reduced precision in Model settings)")
+
+
 def _is_shape_error(message: str) -> bool:
     m = message.lower()
     return any(k in m for k in ("size of tensor", "sizes of tensors", "shape", "invalid for input of size", "dimension", "mat1 and mat2"))
@@ -166,7 +171,8 @@ class Detector:
         try:
             check_finite(pred)
         except ModelRunError as exc:
-            raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}") from None
+            raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}"
+                                 + _REDUCED_PRECISION_HINT * bool(backend.half)) from None
         if input_hw != facts.imgsz:
             facts.set("imgsz", input_hw, "probed (the model accepted this size)")
 
@@ -255,7 +261,8 @@ class Detector:
                 if _is_shape_error(msg):
                     first_error = first_error or msg
                     continue
-                raise ModelLoadError(f"{path}: the model failed on a blank {hw[0]}x{hw[1]} input: {msg}") from None
+                raise ModelLoadError(f"{path}: the model failed on a blank {hw[0]}x{hw[1]} input: {msg}"
+                                     + _REDUCED_PRECISION_HINT * bool(backend.half)) from None
             backend.forward(blank)  # TorchScript optimises its graph on the first runs: do them now
             return normalize_output(raw), hw
         src = facts.sources.get("imgsz", "default")

@@ -90,3 +90,25 @@ def test_precision_names(device, half, expected, tmp_path):
                      names=("a",), anchors=None, device=device, half=half)
     assert info.precision == expected
     assert dict((f, v) for f, v, _ in info.describe())["device"] == f"{device} ({expected})"
+
+
+class _CastsToFloat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 7, 3, 2, 1)
+
+    def forward(self, x):
+        # its own cast: float32 input, bfloat16 weights under --half; out: anchor-free (1, 4+3, A)
+        return self.a(x.float()).flatten(2)
+
+
+def test_a_model_that_fails_only_in_reduced_precision_says_how_to_load_it(monkeypatch, tmp_path):
+    from engine.errors import ModelLoadError
+    from engine.pipeline import Detector
+
+    monkeypatch.setattr(backend_module, "has_bf16_units", lambda: True)
+    path = tmp_path / "casts.torchscript"
+    torch.jit.save(torch.jit.script(_CastsToFloat().eval()), str(path))
+    with pytest.raises(ModelLoadError, match=r"should be the same\. It ran in reduced precision: load it without --half"):
+        Detector.load(path, device="cpu", half=True, imgsz=64)
+    assert Detector.load(path, device="cpu", imgsz=64).info.layout == "anchor_free"  # fine in float32
