@@ -61,3 +61,14 @@ def test_time_models_runs_each_model_at_its_own_input_size(checkpoint, tmp_path,
     assert main([str(raw), "--rounds", "1", "--runs", "2", "--compare-nchw"]) == 0
     line = capsys.readouterr().out
     assert "128x128 NHWC" in line and "128x128 NCHW" in line
+
+
+def test_time_models_compares_reduced_precision(checkpoint, tmp_path, capsys):
+    from engine.cpu_features import has_bf16_units
+    from tools.time_models import main
+
+    raw, _ = export(checkpoint, tmp_path, 128)
+    assert main([str(raw), "--rounds", "1", "--runs", "2", "--compare-half"]) == 0
+    cells = capsys.readouterr().out.strip().split(" | ")
+    assert len(cells) == 2 and " fp32 " in cells[0]
+    assert (" bf16 " if has_bf16_units() else " fp32 ") in cells[1]  # what this CPU runs for --half
