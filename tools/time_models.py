@@ -7,7 +7,7 @@ Each model runs on a random 1x3xHxW input at the size its embedded config.txt gi
 (``--imgsz`` otherwise), with 2 CPU threads, through the engine's own backend
 (`engine.backend.TorchScriptBackend.forward`: the NHWC input it feeds on the CPU included;
 ``--nchw`` times plain NCHW input instead, ``--compare-nchw`` both, interleaved; ``--half``
-reduced precision, bf16 autocast on CPUs with bfloat16 units, ``--compare-half`` float32 and
+reduced precision (the model cast to bf16 on CPUs with bfloat16 units), ``--compare-half`` float32 and
 that, interleaved). After 5 warm-up runs, each round times 30 runs of every model in turn and
 prints their medians.
 """
