@@ -1,8 +1,9 @@
 """Does this CPU do bfloat16 arithmetic in hardware? (the CPU meaning of ``--half``)
 
 Only AVX-512 BF16 (e.g. AMD Zen 4, Intel Cooper Lake) and Intel AMX tiles (Sapphire Rapids
-and later) count. Plain AVX-512 or AVX2 CPUs run bfloat16 convolutions by converting to and
-from float32, which is slower than float32 itself, so there reduced precision is refused.
+and later) count. Plain AVX-512 or AVX2 CPUs can only convert bfloat16 to float32 and back
+around float32 arithmetic, so there it is expected to be slower than float32 itself (not
+measured: no such machine in this project), and reduced precision is refused.
 """
 
 from __future__ import annotations

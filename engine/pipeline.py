@@ -172,7 +172,7 @@ class Detector:
             check_finite(pred)
         except ModelRunError as exc:
             raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}"
-                                 + _REDUCED_PRECISION_HINT * bool(backend.half)) from None
+                                 + (_REDUCED_PRECISION_HINT if backend.half else "")) from None
         if input_hw != facts.imgsz:
             facts.set("imgsz", input_hw, "probed (the model accepted this size)")
 
@@ -262,7 +262,7 @@ class Detector:
                     first_error = first_error or msg
                     continue
                 raise ModelLoadError(f"{path}: the model failed on a blank {hw[0]}x{hw[1]} input: {msg}"
-                                     + _REDUCED_PRECISION_HINT * bool(backend.half)) from None
+                                     + (_REDUCED_PRECISION_HINT if backend.half else "")) from None
             backend.forward(blank)  # TorchScript optimises its graph on the first runs: do them now
             return normalize_output(raw), hw
         src = facts.sources.get("imgsz", "default")

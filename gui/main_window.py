@@ -760,7 +760,7 @@ class MainWindow(QMainWindow):
                          "Set them in File ▸ Model settings… if they are wrong.")
         if self._loaded_overrides.half and not info.half:
             notes.append("Reduced precision needs a GPU, or a CPU with AVX-512 BF16 or AMX; this CPU has neither, "
-                         "so the model runs in float32, the fastest it can here.")
+                         "so the model runs in float32.")
         if notes:
             self.show_info(" ".join(notes))
         if self._row >= 0:

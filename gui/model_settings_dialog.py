@@ -94,7 +94,7 @@ class ModelSettingsDialog(QDialog):
         self.device_combo.setCurrentText(current.device)
         self.half_box = QCheckBox("Reduced precision (faster; boxes may move by a pixel or two)")
         self.half_box.setToolTip("fp16 on a GPU; bf16 on a CPU with AVX-512 BF16 or AMX. "
-                                 "Other CPUs keep float32, where reduced precision would be slower.")
+                                 "Other CPUs keep float32: emulated bf16 would not be faster there.")
         self.half_box.setChecked(current.half)
 
         form = QFormLayout()

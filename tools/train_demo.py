@@ -687,7 +687,7 @@ def train(args) -> Path:
     if args.bf16 is None:
         # measured on the project's 2-core machines: bfloat16 autocast makes this network's
         # training step ~2.5x faster than float32 with AMX, ~1.4x with AVX-512 BF16 (0.13 s vs
-        # 0.18 s per scaled-down step); without either it would only be slower
+        # 0.18 s per scaled-down step); without either, emulated bfloat16 is expected to be slower (not measured)
         args.bf16 = has_bf16_units()
     log.info("bfloat16 autocast: %s", "on" if args.bf16 else "off")
     out = Path(args.out)
