@@ -8,18 +8,20 @@ k-means, train with YOLOv5's losses and task-aligned target assignment (``Aligne
 an EMA of the weights, and save ``last.pt`` (a state_dict + config, OUTSIDE resources/).
 tools.export_demo turns that into the TorchScript files. The defaults are the bundled model's
 recipe: a cache letterboxed at 416 px, trained on random crops of at most 320 x 320 (objects at
-the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 60% on
+the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 65% on
 batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
-units (AMX or AVX-512 BF16). Measured on 2-core AMD Zen 4 machines (AVX-512 BF16), which
-differ a lot in speed: ~0.15 s per scaled-down and ~0.235 s per full-size iteration, 22.3
-minutes in all, on the one that trained the bundled weights; ~0.215 / ~0.34 s, 29.0 minutes,
-on one that runs the network 1.9x slower; plus ~1.5-2 minutes to render the training set the
-first time. An AMX machine is faster (see resources/demo/README.md).
+units (AMX or AVX-512 BF16). On the 2-core AMD EPYC (Zen 5, AVX-512 BF16) that trained the
+bundled weights: ~0.14 s per scaled-down and ~0.23 s per full-size iteration, 18.4 minutes
+in all; plus ~1.7 minutes to render the training set the first time. Machines differ a lot
+in speed: a slower 2-core Zen 4 took 29.0 minutes for the previous recipe, which took 21.8-22.3
+on this one and a faster Zen 4, so it would likely be over 20 minutes with this one too (not
+measured; see resources/demo/README.md).
 
 Determinism: every random draw comes from seeded generators and the CPU kernels run with a
-fixed thread count (2), so the same arguments on the same machine give the same weights;
-another machine may round differently, and after 6600 iterations the weights differ (of the
-same quality: resources/demo/README.md). The
+fixed thread count (2), so the same arguments on the same machine give the same weights. Other
+machines may round differently: for the previous recipe a Zen 4 and a Zen 5 machine gave the
+same weights bit for bit, another Zen 4 different ones of the same quality
+(resources/demo/README.md). The
 time budget only stops training early if ``--minutes`` runs out before ``--iters``; the
 README's numbers come from a run that finished all its iterations.
 """
@@ -371,11 +373,18 @@ def hsv_table(rng: np.random.Generator) -> np.ndarray:
 
 
 def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None = None, zoom_p: float = 0.5,
-               crop: int | None = None):
+               crop: int | None = None, shrink: float = 1.0, dtype: torch.dtype = torch.float32):
     """Tensor batch + targets. With ``windows``, each image is first cut to its content window
     (all windows in one batch share a shape: RectSampler), and the batch is transposed to
     portrait half the time. With ``crop``, each image (or window) is then cut to a random
-    part of at most crop x crop px; windows of one shape give crops of one shape."""
+    part of at most crop x crop px; windows of one shape give crops of one shape. ``shrink``
+    < 1 scales the finished batch down (``shrink_batch``) while it is still 8-bit: torch's
+    uint8 antialiased resize is ~4x cheaper than the float one and converting the smaller
+    batch to float is cheaper too (13-15 ms less per scaled-down iteration on the 2-core
+    CPU); the pixels differ from resizing in float by at most 1/255, the cache's own step.
+    ``dtype=torch.bfloat16`` (for bfloat16 autocast) gives exactly the tensor autocast would
+    cast the float32 batch to (uint8 -> bfloat16 is exact, and the division rounds once, as
+    the cast does), without the float32 pass."""
     batch, targets = None, []
     for bi, i in enumerate(idx):
         img, lab = images[i], labels[i]
@@ -401,13 +410,15 @@ def make_batch(images, labels, idx, rng, train: bool, windows: np.ndarray | None
         t = t[:, [0, 1, 3, 2, 5, 4]]
     # NCHW indices over NHWC memory (channels_last), the layout the model trains in: no
     # transposing copy here and none back before the forward
-    x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255)
-    return x, torch.from_numpy(t).float()  # targets: (img, cls, cx, cy, w, h) in input pixels
+    x8, t = torch.from_numpy(batch).permute(0, 3, 1, 2), torch.from_numpy(t).float()
+    if shrink != 1.0:
+        x8, t = shrink_batch(x8, t, shrink)
+    return x8.to(dtype).div_(255), t  # targets: (img, cls, cx, cy, w, h) in input pixels
 
 
 def shrink_batch(x: torch.Tensor, t: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch scaled down by ``scale`` (sides rounded to multiples of 32, the largest
-    stride), targets with it: cheaper early iterations for progressive resizing."""
+    """The batch (uint8 or float) scaled down by ``scale`` (sides rounded to multiples of 32,
+    the largest stride), targets with it: cheaper early iterations for progressive resizing."""
     h, w = x.shape[2:]
     nh, nw = max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
     if (nh, nw) == (h, w):
@@ -637,18 +648,25 @@ class EMA:
     """Exponential moving average of weights (YOLOv5's ModelEMA): smoother final weights."""
 
     def __init__(self, model: nn.Module, decay: float = 0.995, tau: float = 100):
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        live = model.state_dict()  # detached views of the weights and buffers, updated in place
+        self.shadow = {k: v.detach().clone() for k, v in live.items()}
         self.decay, self.tau, self.updates = decay, tau, 0
+        floats = [k for k, v in live.items() if v.dtype.is_floating_point]
+        others = [k for k, v in live.items() if not v.dtype.is_floating_point]
+        # the same per-tensor mul_ / add_ as a loop over state_dict(), in two foreach calls
+        # over lists made once: ~2 ms less per step (~100 small tensors)
+        self._live_f, self._shadow_f = [live[k] for k in floats], [self.shadow[k] for k in floats]
+        self._live_i, self._shadow_i = [live[k] for k in others], [self.shadow[k] for k in others]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """``model`` must be the module given to the constructor (its tensors are held)."""
         self.updates += 1
         d = self.decay * (1 - math.exp(-self.updates / self.tau))
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
-            else:
-                self.shadow[k].copy_(v)
+        torch._foreach_mul_(self._shadow_f, d)
+        torch._foreach_add_(self._shadow_f, self._live_f, alpha=1 - d)
+        for s, v in zip(self._shadow_i, self._live_i):  # BN batch counters
+            s.copy_(v)
 
 
 def prefetched(produce, count: int, ahead: int = 2):
@@ -716,8 +734,9 @@ def train(args) -> Path:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
+    # fused: one kernel per parameter group instead of foreach passes, ~2.4 ms less per step here
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
-                            lr=args.lr, betas=(0.9, 0.999))
+                            lr=args.lr, betas=(0.9, 0.999), fused=True)
     ema = EMA(model)
     rng = np.random.default_rng(args.seed)
     n = len(images)
@@ -736,11 +755,12 @@ def train(args) -> Path:
     def next_batch():
         nonlocal made
         idx, rect = sampler.next()
-        x, t = make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None,
-                          zoom_p=args.zoom_p, crop=args.crop)
         made += 1
         # progressive resizing: the first iterations learn from smaller (cheaper) batches
-        return shrink_batch(x, t, args.low_res_scale) if made <= low_res_until else (x, t)
+        return make_batch(images, labels, idx, rng, train=True, windows=windows if rect else None,
+                          zoom_p=args.zoom_p, crop=args.crop,
+                          shrink=args.low_res_scale if made <= low_res_until else 1.0,
+                          dtype=torch.bfloat16 if args.bf16 else torch.float32)
 
     # on 2 cores a batch thread competes with torch's two OpenMP threads (measured: 196 ms per
     # iteration with it, 160 ms without; on a slower machine 383 vs 346 ms, also with
@@ -801,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--zoom-p", type=float, default=0.5, help="probability of the random zoom/shift augmentation")
     p.add_argument("--width", type=int, nargs=5, default=list(WIDTH), help="channels of the five stages")
     p.add_argument("--depth", type=int, nargs=4, default=list(DEPTH), help="residual blocks in stages 2-5")
-    p.add_argument("--low-res-frac", type=float, default=0.6,
+    p.add_argument("--low-res-frac", type=float, default=0.65,
                    help="fraction of the iterations (the first ones) trained on batches scaled by --low-res-scale")
     p.add_argument("--low-res-scale", type=float, default=0.7, help="scale of those early batches")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,

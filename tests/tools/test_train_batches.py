@@ -216,3 +216,29 @@ def test_batches_hold_rgb_images_with_targets_on_their_objects():
             assert (xs.min() + xs.max() + 1) / 2 == cx and xs.max() + 1 - xs.min() == w
             assert (ys.min() + ys.max() + 1) / 2 == cy and ys.max() + 1 - ys.min() == h
     assert shapes == {(192, 320), (320, 192)}  # landscape batches and transposed (portrait) ones
+
+
+@pytest.mark.parametrize("crop", [None, 256])
+def test_a_batch_shrunk_while_8_bit_matches_shrinking_the_float_batch(rendered, crop):
+    """make_batch(shrink=) resizes before the float conversion (cheaper): the same draws give
+    the same targets and pixels within the rounding of an 8-bit result."""
+    images, labels = rendered
+    for seed in range(3):
+        idx = np.arange(4) + seed
+        x, t = make_batch(images, labels, idx, np.random.default_rng(seed), train=True, crop=crop)
+        want_x, want_t = shrink_batch(x, t, 0.7)
+        got_x, got_t = make_batch(images, labels, idx, np.random.default_rng(seed), train=True, crop=crop, shrink=0.7)
+        assert got_x.shape == want_x.shape and got_x.shape[2] < x.shape[2]
+        assert got_x.dtype == torch.float32 and got_x.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(got_t, want_t)
+        diff = (got_x - want_x).abs()
+        assert diff.max() <= 1.5 / 255 and diff.mean() < 0.5 / 255
+
+
+def test_a_bfloat16_batch_is_the_float_batch_as_autocast_casts_it(rendered):
+    images, labels = rendered
+    x, t = make_batch(images, labels, np.arange(4), np.random.default_rng(3), train=True, crop=256)
+    y, u = make_batch(images, labels, np.arange(4), np.random.default_rng(3), train=True, crop=256,
+                      dtype=torch.bfloat16)
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(y, x.to(torch.bfloat16)) and torch.equal(u, t)

@@ -51,3 +51,23 @@ def test_a_trained_checkpoint_exports_to_one_detector(run_dir, tmp_path):
     # an untrained net gives many equal scores, whose order may differ: compare as sets
     a, b = (np.round(d.xyxy, 2) for d in dets)
     np.testing.assert_allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], atol=1e-2)
+
+
+def test_ema_follows_the_per_tensor_average_and_copies_counters():
+    torch.manual_seed(0)
+    model = train_demo.ShapesNet(torch.rand(9, 2) * 50, (8, 8, 16, 16, 16), (1, 1, 1, 1)).train()
+    ema = train_demo.EMA(model)
+    want = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True)
+    for step in range(1, 4):
+        sum(p.square().mean() for p in model(torch.rand(2, 3, 64, 64))).backward()
+        opt.step()
+        opt.zero_grad()
+        ema.update(model)
+        d = ema.decay * (1 - np.exp(-step / ema.tau))
+        for k, v in model.state_dict().items():
+            want[k] = want[k] * d + v.detach() * (1 - d) if v.dtype.is_floating_point else v.clone()
+    for k, v in want.items():
+        torch.testing.assert_close(ema.shadow[k], v, rtol=1e-6, atol=1e-7, msg=k)
+    assert ema.shadow["stem.bn.num_batches_tracked"].item() == 3
+    assert not torch.equal(ema.shadow["stem.conv.weight"], model.stem.conv.weight)  # an average, not a copy
