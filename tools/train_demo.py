@@ -11,7 +11,7 @@ recipe: a cache letterboxed at 416 px, trained on random crops of at most 320 x 
 the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 65% on
 batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
 units (AMX or AVX-512 BF16). On the 2-core AMD EPYC (Zen 5, AVX-512 BF16) that trained the
-bundled weights: ~0.14 s per scaled-down and ~0.23 s per full-size iteration, 18.4 minutes
+bundled weights: ~0.14 s per scaled-down and ~0.22 s per full-size iteration, 18.4 minutes
 in all; plus ~1.7 minutes to render the training set the first time. Machines differ a lot
 in speed: a slower 2-core Zen 4 took 29.0 minutes for the previous recipe, which took 21.8-22.3
 on this one and a faster Zen 4, so it would likely be over 20 minutes with this one too (not
