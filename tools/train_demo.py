@@ -11,8 +11,9 @@ recipe: a cache letterboxed at 416 px, trained on random crops of at most 320 x 
 the 416 px scale for the cost of 320 px batches), 6600 iterations of batch 16, the first 65% on
 batches scaled to 0.7 (progressive resizing), bfloat16 autocast where the CPU has bfloat16
 units (AMX or AVX-512 BF16). On the 2-core AMD EPYC (Zen 5, AVX-512 BF16) that trained the
-bundled weights: ~0.14 s per scaled-down and ~0.22 s per full-size iteration, 18.4 minutes
-in all; plus ~1.7 minutes to render the training set the first time. Machines differ a lot
+bundled weights: ~0.13-0.14 s per scaled-down and ~0.22 s per full-size iteration, 18.0-20.5
+minutes in all (three runs; the host's load varies); plus ~1.7 minutes to render the training
+set the first time. Machines differ a lot
 in speed: a slower 2-core Zen 4 took 29.0 minutes for the previous recipe, which took 21.8-22.3
 on this one and a faster Zen 4, so it would likely be over 20 minutes with this one too (not
 measured; see resources/demo/README.md).
@@ -45,6 +46,7 @@ import torch.nn.functional as F
 
 from engine.cpu_features import has_bf16_units
 from engine.letterbox import compute_geometry, letterbox
+from tools.glibc_heap import keep_freed_memory
 from tools.make_shapes import NAMES, image_size, make_one
 
 log = logging.getLogger("train_demo")
@@ -702,6 +704,9 @@ def seed_everything(seed: int) -> None:
 
 def train(args) -> Path:
     seed_everything(args.seed)
+    # each step frees and re-allocates the same large buffers: kept in the process, they are
+    # not faulted in again every step (~3000 page faults per iteration otherwise; same weights)
+    log.info("freed memory kept for reuse (glibc): %s", "yes" if keep_freed_memory() else "no")
     if args.bf16 is None:
         # measured on the project's 2-core machines: bfloat16 autocast makes this network's
         # training step ~2.5x faster than float32 with AMX, ~1.4x with AVX-512 BF16 (0.13 s vs
