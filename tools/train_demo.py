@@ -656,7 +656,7 @@ class EMA:
         floats = [k for k, v in live.items() if v.dtype.is_floating_point]
         others = [k for k, v in live.items() if not v.dtype.is_floating_point]
         # the same per-tensor mul_ / add_ as a loop over state_dict(), in two foreach calls
-        # over lists made once: ~2 ms less per step (~100 small tensors)
+        # over lists made once: ~1.5 ms less per step (181 tensors)
         self._live_f, self._shadow_f = [live[k] for k in floats], [self.shadow[k] for k in floats]
         self._live_i, self._shadow_i = [live[k] for k in others], [self.shadow[k] for k in others]
 
@@ -739,7 +739,7 @@ def train(args) -> Path:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
-    # fused: one kernel per parameter group instead of foreach passes, ~2.4 ms less per step here
+    # fused: one kernel per parameter group instead of torch's per-tensor loop on CPU, ~2.4 ms less per step here
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
                             lr=args.lr, betas=(0.9, 0.999), fused=True)
     ema = EMA(model)
