@@ -650,25 +650,23 @@ class EMA:
     """Exponential moving average of weights (YOLOv5's ModelEMA): smoother final weights."""
 
     def __init__(self, model: nn.Module, decay: float = 0.995, tau: float = 100):
-        live = model.state_dict()  # detached views of the weights and buffers, updated in place
-        self.shadow = {k: v.detach().clone() for k, v in live.items()}
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.decay, self.tau, self.updates = decay, tau, 0
-        floats = [k for k, v in live.items() if v.dtype.is_floating_point]
-        others = [k for k, v in live.items() if not v.dtype.is_floating_point]
-        # the same per-tensor mul_ / add_ as a loop over state_dict(), in two foreach calls
-        # over lists made once: ~1.5 ms less per step (181 tensors)
-        self._live_f, self._shadow_f = [live[k] for k in floats], [self.shadow[k] for k in floats]
-        self._live_i, self._shadow_i = [live[k] for k in others], [self.shadow[k] for k in others]
+        self._floats = [k for k, v in self.shadow.items() if v.dtype.is_floating_point]
+        self._counters = [k for k, v in self.shadow.items() if not v.dtype.is_floating_point]  # BN batch counts
+        self._shadow_f = [self.shadow[k] for k in self._floats]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """``model`` must be the module given to the constructor (its tensors are held)."""
         self.updates += 1
         d = self.decay * (1 - math.exp(-self.updates / self.tau))
+        # read the model afresh each step (a .to() may have replaced its tensors): the same
+        # per-tensor mul_ / add_ as a loop, in two foreach calls, ~1.5 ms less per step
+        live = model.state_dict()
         torch._foreach_mul_(self._shadow_f, d)
-        torch._foreach_add_(self._shadow_f, self._live_f, alpha=1 - d)
-        for s, v in zip(self._shadow_i, self._live_i):  # BN batch counters
-            s.copy_(v)
+        torch._foreach_add_(self._shadow_f, [live[k] for k in self._floats], alpha=1 - d)
+        for k in self._counters:
+            self.shadow[k].copy_(live[k])
 
 
 def prefetched(produce, count: int, ahead: int = 2):

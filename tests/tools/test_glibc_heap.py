@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,8 @@ print(json.dumps({"took": took, "faults_per_step": (resource.getrusage(resource.
 
 
 def _run(mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parents[2]  # `tools` importable wherever pytest starts
+    out = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True, cwd=repo)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -53,11 +53,12 @@ def test_a_trained_checkpoint_exports_to_one_detector(run_dir, tmp_path):
     np.testing.assert_allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], atol=1e-2)
 
 
-def test_ema_follows_the_per_tensor_average_and_copies_counters():
+def test_ema_follows_the_per_tensor_average_and_copies_counters_even_after_a_conversion():
     torch.manual_seed(0)
     model = train_demo.ShapesNet(torch.rand(9, 2) * 50, (8, 8, 16, 16, 16), (1, 1, 1, 1)).train()
     ema = train_demo.EMA(model)
     want = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model = model.to(memory_format=torch.channels_last)  # new weight tensors: the EMA must follow them
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True)
     for step in range(1, 4):
         sum(p.square().mean() for p in model(torch.rand(2, 3, 64, 64))).backward()
