@@ -4,6 +4,7 @@ Where labels are looked for, in order: a folder the user picked; ``labels/`` bes
 ``images/`` folder (the YOLO dataset layout, mirrored sub-folders); a same-name ``.txt`` beside
 each image. A labels folder that holds a ScriptLens manifest was written by our own export:
 callers are told (`GroundTruthSource.from_export`) so the GUI can say these are predictions.
+How a label file is read, and what a bad one means, is engine/ground_truth_reader.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .detections import Detections
-from .labels import default_labels_dir, label_path_for, parse_yolo
+from .ground_truth_reader import LabelStatus, read_label_file
+from .labels import default_labels_dir, label_path_for
 from .manifest import read_manifest
 
 
@@ -33,15 +35,13 @@ class GroundTruthSource:
 
     def load(self, image_path: Path, image_wh: tuple[int, int]) -> Detections | None:
         """The image's labels, `Detections.empty()` for an empty file, None when it has none.
-        A malformed file raises ValueError naming the file and line."""
-        path = self.path_for(image_path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read labels: {exc}") from None
-        return parse_yolo(text, image_wh, source=str(path))
+        An unreadable file raises ValueError naming the file and line. Read as
+        `engine.ground_truth_reader` reads (without its cache or class-id check): callers that
+        score should use `GroundTruthReader`, which applies the one policy for bad files."""
+        gt = read_label_file(self.path_for(image_path), image_wh)
+        if gt.status is LabelStatus.UNREADABLE:
+            raise ValueError(gt.error)
+        return None if gt.status is LabelStatus.UNLABELLED else gt.detections
 
 
 def find_ground_truth(images_root: Path, images: list[Path], labels_root: Path | None = None) -> GroundTruthSource | None:
