@@ -5,8 +5,11 @@
 Runs the same engine as `label` (letterbox, decode, NMS at ``--iou``). AP needs the whole
 precision-recall curve, so NMS runs on the candidates above a low floor (0.001, like the
 references' val.py) and P/R/F1 are read at ``--conf``; see engine.metrics for the exact
-conventions. An image without a label file counts as a negative (no objects), as in YOLO
-datasets, and the summary says how many there were.
+conventions. Label files are read by engine.ground_truth_reader, the window's reader too: an
+image without a label file counts as a negative (no objects), as in YOLO datasets; an image
+whose label file is unreadable (malformed line, not UTF-8, a class id the model lacks) is left
+out of the metrics; of images that share a label file (x.jpg + x.png -> x.txt, see
+engine.label_pairs) only the first is scored. The summary and --json list all of these.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .common import add_model_options, load_detector, unit_float
 log = logging.getLogger(__name__)
 
 AP_CONF = 0.001  # candidates kept for AP; below every sensible --conf
+REPORT_MAX = 20  # file lines per kind of problem in the printed summary (--json has all)
 
 
 def add_parser(sub) -> None:
@@ -39,14 +43,16 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def collect_pairs(det, paths: list[Path], images_root: Path, labels_root: Path, iou: float, max_det: int):
-    """Yield (predictions at AP_CONF, ground truth) per readable image; count what was skipped."""
-    from engine.detections import Detections
-    from engine.labels import label_path_for, parse_yolo
+def collect_pairs(det, paths: list[Path], reader, iou: float, max_det: int):
+    """Yield (predictions at AP_CONF, ground truth) per scored image; `reader` is an
+    engine.ground_truth_reader.GroundTruthReader. Counts what was skipped: images the model
+    could not read ("failed"), images without a label file ("unlabelled", scored as negatives)
+    and images whose label file is unreadable ("unreadable": left out, one entry per file)."""
+    from engine.ground_truth_reader import LabelStatus
     from engine.thresholds import Thresholds, apply_thresholds
 
     thresholds = Thresholds(conf=AP_CONF, iou=iou, max_det=max_det)
-    stats = {"failed": 0, "unlabelled": 0}
+    stats = {"failed": 0, "unlabelled": 0, "unreadable": []}
 
     def pairs():
         for path, result in det.predict_paths(paths):
@@ -55,15 +61,46 @@ def collect_pairs(det, paths: list[Path], images_root: Path, labels_root: Path, 
                 stats["failed"] += 1
                 continue
             h, w = result.candidates.geometry.source_hw
-            label_file = label_path_for(path, images_root, labels_root)
-            if label_file.is_file():
-                gt = parse_yolo(label_file.read_text(encoding="utf-8"), (w, h), source=str(label_file))
-            else:
-                stats["unlabelled"] += 1
-                gt = Detections.empty()
-            yield apply_thresholds(result.candidates, thresholds), gt
+            gt = reader.read(path, (w, h))
+            if gt.status is LabelStatus.UNREADABLE:
+                stats["unreadable"].append({"image": str(path), "file": str(gt.label_file), "error": gt.error})
+                continue
+            stats["unlabelled"] += gt.status is LabelStatus.UNLABELLED
+            yield apply_thresholds(result.candidates, thresholds), gt.detections
 
     return pairs(), stats
+
+
+def shared_label_entries(paths: list[Path], source) -> list[dict]:
+    """The images not scored because an earlier image owns their label file (engine.label_pairs)."""
+    from engine.label_pairs import images_sharing_a_label_file, shared_label_message
+
+    return [{"image": str(p), "owner": str(owner), "file": str(source.path_for(p)),
+             "message": shared_label_message(p, owner, source.path_for(p))}
+            for p, owner in images_sharing_a_label_file(paths, source.path_for).items()]
+
+
+def report_lines(stats: dict, shared: list[dict]) -> list[str]:
+    """What was not scored as labelled, for the summary: counts, then one line per file."""
+    lines = []
+    if stats["unlabelled"]:
+        lines.append(f"{stats['unlabelled']} images had no label file and count as having no objects")
+    if stats["failed"]:
+        lines.append(f"{stats['failed']} images could not be read and were skipped")
+    if stats["unreadable"]:
+        lines.append(f"{len(stats['unreadable'])} label files could not be read; "
+                     "their images were left out of the metrics:")
+        lines += _capped([f"  {u['error']}" for u in stats["unreadable"]])
+    if shared:
+        lines.append(f"{len(shared)} images share a label file with another image and were not scored:")
+        lines += _capped([f"  {s['message']}" for s in shared])
+    return lines
+
+
+def _capped(lines: list[str]) -> list[str]:
+    if len(lines) <= REPORT_MAX:
+        return lines
+    return lines[:REPORT_MAX] + [f"  ... and {len(lines) - REPORT_MAX} more (all of them in --json)"]
 
 
 def format_table(result, names: tuple[str, ...]) -> str:
@@ -81,6 +118,8 @@ def format_table(result, names: tuple[str, ...]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.ground_truth import GroundTruthSource
+    from engine.ground_truth_reader import GroundTruthReader
     from engine.images import list_images
     from engine.labels import write_text_atomic
     from engine.metrics import evaluate
@@ -94,23 +133,31 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print(f"error: no images under {images_root}", file=sys.stderr)
         return 1
+    source = GroundTruthSource(images_root, labels_root)
+    shared = shared_label_entries(paths, source)
+    skip = {s["image"] for s in shared}
     det = load_detector(args)
     names = det.info.names
-    pairs, stats = collect_pairs(det, paths, images_root, labels_root, args.iou, args.max_det)
+    reader = GroundTruthReader(source, num_classes=len(names))
+    pairs, stats = collect_pairs(det, [p for p in paths if str(p) not in skip], reader, args.iou, args.max_det)
     result = evaluate(pairs, num_classes=len(names), conf=args.conf)
+    notes = report_lines(stats, shared)
     if result.images == 0:
-        print("error: no image could be read", file=sys.stderr)
+        for line in notes:
+            print(line, file=sys.stderr)
+        print("error: no image could be " + ("scored" if stats["unreadable"] else "read"), file=sys.stderr)
         return 1
     print(f"{result.images} images, conf {args.conf:g} (P/R/F1 at IoU 0.5), NMS IoU {args.iou:g}, "
           f"input {det.info.input_hw[0]}x{det.info.input_hw[1]}")
-    if stats["unlabelled"]:
-        print(f"{stats['unlabelled']} images had no label file and count as having no objects")
-    if stats["failed"]:
-        print(f"{stats['failed']} images could not be read and were skipped")
+    for line in notes:
+        print(line)
     print(format_table(result, names))
     if args.json_out:
         payload = {"model": str(det.info.path), "images_dir": str(images_root), "labels_dir": str(labels_root),
                    "nms_iou": args.iou, "unlabelled": stats["unlabelled"], "failed": stats["failed"],
+                   "unreadable": len(stats["unreadable"]), "unreadable_labels": stats["unreadable"],
+                   "shared_label": len(shared),
+                   "shared_label_images": [{k: s[k] for k in ("image", "owner", "file")} for s in shared],
                    **result.as_dict(dict(enumerate(names)))}
         write_text_atomic(Path(args.json_out), json.dumps(payload, indent=1))
     return 0
