@@ -11,8 +11,10 @@ confidence change then needs only cumulative sums (`engine.curves.metrics_at`, c
 images. Only an IoU / agnostic / max-det change recomputes the floor (in the worker).
 
 The floor and matching rule are the ones `scriptlens eval` uses (conf 0.001, greedy matching
-by confidence per image and class at IoU 0.5, an unlabelled image counts as a negative), so
-the panel's numbers equal the CLI's for the same model, images, labels and NMS settings.
+by confidence per image and class at IoU 0.5), and so is the label reader
+(engine.ground_truth_reader): an unlabelled image counts as a negative, an image whose label
+file is unreadable is left out (`FolderStats.unreadable_labels` lists the files). So the
+panel's numbers equal the CLI's for the same model, images, labels and NMS settings.
 """
 
 from __future__ import annotations
@@ -92,8 +94,15 @@ class FolderStats:
     scored: ScoredFolder
     images: dict[str, ImageScore]  # image path -> its score
     failed: int  # images that could not be scored (unreadable, or the model failed on them)
-    bad_labels: tuple[str, ...]  # label files that could not be parsed (counted as negatives)
+    # one "file:line: reason" per unreadable label file, in folder order; those images are left
+    # out of `images` and `scored` (engine.ground_truth_reader)
+    unreadable_labels: tuple[str, ...]
     floor: float = FLOOR_CONF  # > FLOOR_CONF: a quick pass, exact only for thresholds >= floor
+
+    @property
+    def bad_labels(self) -> tuple[str, ...]:
+        """The old name of `unreadable_labels`, until every caller uses the new one."""
+        return self.unreadable_labels
 
 
 def scoring_status(stats: FolderStats, request: "StatsRequest") -> str:
@@ -102,6 +111,8 @@ def scoring_status(stats: FolderStats, request: "StatsRequest") -> str:
     text = f"{len(stats.images):,} images scored with {nms}"
     if stats.failed:
         text += f"; {stats.failed} could not be scored (see the image list)"
+    if stats.unreadable_labels:
+        text += f"; {len(stats.unreadable_labels)} left out: label file unreadable"
     if stats.floor > FLOOR_CONF:
         text += f"; quick pass (exact above confidence {stats.floor:.2f}), curves below it follow"
     return text + "."
@@ -133,12 +144,16 @@ def score_batch(floors: DetectionBatch, gts: list[Detections | None]) -> list[Im
 
 
 def build_scored_folder(scores: list[ImageScore], num_classes: int, has_gt: bool) -> ScoredFolder:
-    """What `ScoredFolder.build` computes, from already matched images (no second matching)."""
+    """What `ScoredFolder.build` computes, from already matched images (no second matching).
+    A ground-truth class id outside 0..num_classes-1 raises ValueError, as in
+    `engine.metrics.evaluate`: the reader leaves such images out before they get here, and
+    dropping the box silently would make the totals disagree with `image_counts`."""
     gt_count = np.zeros(num_classes, np.int64)
     for s in scores:
         if len(s.gt_class_id):
-            g = s.gt_class_id[(s.gt_class_id >= 0) & (s.gt_class_id < num_classes)]
-            gt_count += np.bincount(g, minlength=num_classes)[:num_classes]
+            if s.gt_class_id.min() < 0 or s.gt_class_id.max() >= num_classes:
+                raise ValueError(f"ground truth class id outside 0..{num_classes - 1}")
+            gt_count += np.bincount(s.gt_class_id, minlength=num_classes)
     if scores:
         conf = np.concatenate([s.confidence for s in scores])
         cls = np.concatenate([s.class_id for s in scores])

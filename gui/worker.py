@@ -32,6 +32,7 @@ from PySide6.QtGui import QImage
 from engine.batched_thresholds import select_batch
 from engine.detections import Detections
 from engine.errors import ScriptLensError
+from engine.ground_truth_reader import GroundTruthReader
 from engine.images import read_image
 from engine.thresholds import Thresholds, apply_thresholds
 
@@ -142,8 +143,10 @@ class EngineWorker(QObject):
         self._stats_batch = BatchSizer()
         self._floor: dict[str, object] = {}
         self._floor_failed: set[str] = set()
-        self._floor_bad_labels: dict[str, str] = {}
-        self._gt_cache: dict[tuple, tuple] = {}  # (source, image) -> (label mtime, image wh, Detections | None)
+        self._floor_unreadable: dict[str, str] = {}  # image -> its label file's error (left out)
+        # label files, parsed once per file version (not once per NMS change): one reader per
+        # (source, class count), re-reading a file when its mtime or size changes
+        self._gt_reader: GroundTruthReader | None = None
         self.model_calls = 0  # how many times the model ran (tests count these)
         self._busy = False
         self._wake.connect(self._on_wake)
@@ -320,7 +323,7 @@ class EngineWorker(QObject):
         if req.key != self._floor_key:
             self._floor_key, self._floor = req.key, {}
             self._stats_batch.reset()
-            self._floor_failed, self._floor_bad_labels = set(), {}
+            self._floor_failed, self._floor_unreadable = set(), {}
         t = floor_thresholds(req.iou, req.agnostic, req.max_det, req.floor)
         deadline = time.perf_counter() + 0.05
         i, ran_model = req.start, False
@@ -340,7 +343,7 @@ class EngineWorker(QObject):
         while i < len(req.paths):
             path = req.paths[i]
             key = str(path)
-            if key not in self._floor and key not in self._floor_failed:
+            if key not in self._floor and key not in self._floor_failed and key not in self._floor_unreadable:
                 candidates = self._cache.get(req.model_id, path)
                 if candidates is None:
                     if ran_model or self.has_pending_image():
@@ -359,13 +362,12 @@ class EngineWorker(QObject):
                 gt = None
                 if req.gt_source is not None:
                     h, w = candidates.geometry.source_hw
-                    try:
-                        gt = self._ground_truth(req.gt_source, path, (w, h))
-                    except ValueError as exc:
-                        self._floor_bad_labels[key] = str(exc)
-                        gt = None
-                    if gt is None:  # no label file: a negative, as in `scriptlens eval`
-                        gt = Detections.empty()
+                    read = self._ground_truth_reader(req).read(path, (w, h))
+                    if not read.scored:  # left out, as in `scriptlens eval`
+                        self._floor_unreadable[key] = read.error
+                        i += 1
+                        continue
+                    gt = read.detections  # no label file: empty, a negative
                 pending.append((key, candidates, gt))
                 if len(pending) >= self._stats_batch.size:
                     flush()
@@ -381,27 +383,15 @@ class EngineWorker(QObject):
             return
         images = {str(p): self._floor[str(p)] for p in req.paths if str(p) in self._floor}
         scored = build_scored_folder(list(images.values()), req.num_classes, req.gt_source is not None)
+        unreadable = tuple(self._floor_unreadable[str(p)] for p in req.paths if str(p) in self._floor_unreadable)
         self.statsReady.emit(FolderStats(req.id, req.key, scored, images, len(self._floor_failed),
-                                         tuple(self._floor_bad_labels.values()), req.floor))
+                                         unreadable, req.floor))
 
-    def _ground_truth(self, source, path: Path, image_wh: tuple[int, int]):
-        """A label file parsed once per folder scan setting change is parsed again on the next
-        (every IoU change): keep it, keyed by file and modification time (edits outside the
-        app are still seen). Bounded: one entry per image of the folder."""
-        label = source.path_for(path)
-        try:
-            stamp = label.stat().st_mtime_ns
-        except OSError:
-            stamp = None
-        key = (source, str(path))
-        hit = self._gt_cache.get(key)
-        if hit is not None and hit[0] == stamp and hit[1] == image_wh:
-            return hit[2]
-        gt = source.load(path, image_wh)
-        if len(self._gt_cache) > 200_000:
-            self._gt_cache.clear()
-        self._gt_cache[key] = (stamp, image_wh, gt)
-        return gt
+    def _ground_truth_reader(self, req: StatsRequest) -> GroundTruthReader:
+        reader = self._gt_reader
+        if reader is None or reader.source != req.gt_source or reader.num_classes != req.num_classes:
+            reader = self._gt_reader = GroundTruthReader(req.gt_source, req.num_classes)
+        return reader
 
     def _handle_export(self, req: ExportRequest) -> None:
         from engine.export import export_labels

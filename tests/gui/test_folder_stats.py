@@ -48,3 +48,26 @@ def test_batch_sizer_aims_at_its_time_budget():
     assert s.size == 4
     s.reset()
     assert s.size == 32
+
+
+def test_out_of_range_ground_truth_raises_like_evaluate():
+    """Dropping the box silently (as before) made the totals disagree with image_counts."""
+    import pytest
+
+    from engine.metrics import evaluate
+
+    pred, gt = D([(0, 0, 10, 10, 0.9, 0)]), D([(0, 0, 10, 10, 1, 0), (20, 20, 30, 30, 1, 2)])
+    with pytest.raises(ValueError, match="class id outside 0..1"):
+        evaluate([(pred, gt)], 2)
+    with pytest.raises(ValueError, match="class id outside 0..1"):
+        build_scored_folder([score_image(pred, gt)], 2, True)
+
+
+def test_status_line_counts_images_left_out_for_their_labels():
+    from gui.folder_stats import FolderStats, StatsRequest, scoring_status
+
+    scored = build_scored_folder([score_image(*PAIRS[0])], 2, True)
+    stats = FolderStats(1, (), scored, {"a.png": score_image(*PAIRS[0])}, 0, ("l/b.txt:2: not numbers",))
+    request = StatsRequest(1, 1, (), None, 0.45, False, 300, 2)
+    assert scoring_status(stats, request) == "1 images scored with NMS IoU 0.45, max 300; 1 left out: label file unreadable."
+    assert stats.bad_labels == stats.unreadable_labels  # the old name, until main_window moves
