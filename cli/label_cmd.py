@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 from engine.export import ExportOptions, export_labels
+from engine.label_guard import assess_export_target
 from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
@@ -32,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")
     p.add_argument("--on-existing", choices=[e.value for e in OnExisting], default="skip",
                    help="what to do with label files that already exist (default: skip)")
+    p.add_argument("--force", action="store_true",
+                   help="with --on-existing overwrite: replace label files that no ScriptLens run wrote "
+                        "(hand-made labels); refused without it")
     p.add_argument("--thresholds", default=None, help="per-class confidence profile (JSON) from the GUI")
     p.add_argument("--json", dest="json_out", default=None, help="also write every detection (original pixels) to this JSON file")
     add_model_options(p)
@@ -64,6 +68,25 @@ def resolve_classes(values: list[str] | None, names: tuple[str, ...]) -> tuple[i
     return tuple(out)
 
 
+def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExisting, force: bool) -> str | None:
+    """Why the output folder cannot be used, before any image is run (None: go ahead).
+
+    Label files that no ScriptLens run wrote (a person's labels: engine.label_guard) are replaced
+    only with --force; `backup` keeps each old file, so it needs no --force."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; give a folder for the label files"
+    target = assess_export_target(out, paths, images_root)
+    if policy is OnExisting.OVERWRITE and target.others_labels and target.existing and not force:
+        n = len(target.existing)
+        return (f"{out} holds label files that no ScriptLens run wrote, and --on-existing overwrite would replace "
+                f"{n} of them (e.g. {target.existing[0].name}); add --force to replace them, or use "
+                f"--on-existing backup to keep each old file as .bak")
+    if policy is OnExisting.BACKUP and target.others_labels and target.existing:
+        print(f"note: {out} holds label files that ScriptLens did not write; {len(target.existing)} will be "
+              "kept as .bak and replaced", file=sys.stderr)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.images import list_images
     from engine.thresholds import Thresholds, apply_thresholds
@@ -81,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
         return 1
+    refusal = check_output(Path(args.out), paths, images_root, OnExisting(args.on_existing), args.force)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     det = load_detector(args)  # ScriptLensError -> exit 3 in main
     names = det.info.names
     class_conf = ()

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 from .detections import Detections
 from .errors import LabelWriteError, ScriptLensError
+from .label_guard import PRIOR_LABELS_KEY, holds_others_labels
 from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
 
 ExportItem = tuple[Path, Detections | ScriptLensError, tuple[int, int]]
@@ -76,6 +77,9 @@ def export_labels(
     # `a.jpg` and `a.png` in one folder both map to `a.txt`. Without this check the second image
     # silently overwrote (or, under "skip", silently dropped) the first one's labels.
     claimed: dict[Path, Path] = {}
+    if manifest is not None and holds_others_labels(out_root):
+        # confirmed (window) or forced (CLI) into someone's labels: keep the folder protected
+        manifest = {**manifest, PRIOR_LABELS_KEY: True}
     for done, (image_path, result, image_wh) in enumerate(items, 1):
         summary.images += 1
         dst = None if isinstance(result, ScriptLensError) else label_path_for(image_path, images_root, out_root)

@@ -69,11 +69,13 @@ class StatsRequest:
     # by descending confidence, so every box and TP flag above this floor is exactly what the
     # full pass gives; only the curves below it (and AP) wait for the full pass, which follows.
     floor: float = FLOOR_CONF
+    gt_generation: int = 0  # bumped when the ground-truth files were rewritten (an export into them)
     cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @property
     def key(self) -> tuple:
-        return (self.model_id, self.iou, self.agnostic, self.max_det, self.gt_source, self.num_classes, self.floor)
+        return (self.model_id, self.iou, self.agnostic, self.max_det, self.gt_source, self.gt_generation, self.num_classes,
+                self.floor)
 
 
 @dataclass(frozen=True)

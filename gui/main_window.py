@@ -30,7 +30,8 @@ from engine.ground_truth import find_ground_truth
 from engine.detections import Detections
 from engine.export import ExportOptions
 from engine.images import IMAGE_EXTENSIONS
-from engine.labels import OnExisting, default_labels_dir, label_path_for
+from engine.label_guard import assess_export_target, holds_others_labels, safe_default_export_dir
+from engine.labels import OnExisting, label_path_for
 from engine.metrics import match_both
 from engine.thresholds import Thresholds, apply_thresholds
 
@@ -46,6 +47,7 @@ from .help_dialog import HelpDialog
 from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
 from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
 from .overlay import chip_text
+from .protected_export_dialog import confirm_protected_export
 from .review_queue import ReviewBar, ReviewProxy
 from .settings import Settings
 from .side_panel import SidePanel
@@ -123,6 +125,9 @@ class MainWindow(QMainWindow):
         self._review_timer.setSingleShot(True)
         self._review_timer.setInterval(REVIEW_DEBOUNCE_MS)
         self.last_image_counts: tuple[int, int, int] | None = None  # TP, FP, missed on this image
+        self._gt_generation = 0  # bumped when an export rewrote the ground-truth files
+        # asked before an export writes into someone's labels (engine.label_guard); tests replace it
+        self.confirm_protected_export: Callable = lambda target, policy: confirm_protected_export(self, target, policy)
 
         self._build_widgets()
         self._build_actions()
@@ -439,11 +444,22 @@ class MainWindow(QMainWindow):
         return self._detections
 
     def labels_dir(self) -> Path | None:
-        if self._labels_dir is not None:
-            return self._labels_dir
+        """The export folder: the one last exported to, else the default -- never the folder loaded as
+        ground truth nor one holding label files ScriptLens did not write (engine.label_guard)."""
         if self._root is None:
             return None
-        return default_labels_dir(self._root)
+        gt_root = self.ground_truth_root()
+        last = self._labels_dir
+        if last is not None and last != gt_root and not holds_others_labels(last):
+            return last
+        return safe_default_export_dir(self._root, gt_root)
+
+    def ground_truth_root(self) -> Path | None:
+        """The folder ground truth is read from (the images folder for labels beside the images)."""
+        source = self._gt_source
+        if source is None:
+            return None
+        return source.labels_root if source.labels_root is not None else source.images_root
 
     def show_error(self, message: str, action: tuple[str, Callable[[], object]] | None = None) -> None:
         log.warning("%s", message)
@@ -506,6 +522,7 @@ class MainWindow(QMainWindow):
         self._paths = paths
         self._row_of = {str(p): i for i, p in enumerate(paths)}
         self._labels_dir = None
+        self._gt_source = None  # the previous folder's; found again below
         self._image_cache.clear()
         self._row = -1
         self.image_list.set_names(result.names, self._labelled_probe())
@@ -589,8 +606,16 @@ class MainWindow(QMainWindow):
         paths = tuple(self._paths) if choice.whole_folder else ((self.current_path,) if self.current_path else ())
         if not paths:
             return None
+        policy = OnExisting(choice.on_existing)
+        target = assess_export_target(Path(choice.out_dir), paths, self._root, self.ground_truth_root())
+        if target.needs_confirmation(replaces_existing=policy is not OnExisting.SKIP):
+            confirmed = self.confirm_protected_export(target, policy)
+            if confirmed is None:
+                self.statusBar().showMessage(f"Export cancelled: nothing written to {choice.out_dir}.", 8000)
+                return None
+            policy = confirmed
         options = ExportOptions(save_conf=choice.save_conf, empty_files=choice.empty_files,
-                                write_classes=choice.write_classes, on_existing=OnExisting(choice.on_existing))
+                                write_classes=choice.write_classes, on_existing=policy)
         request = ExportRequest(next(self._ids), self._model_id, paths, self._root, Path(choice.out_dir),
                                 tuple(self._info.names), self.thresholds(), options, edits=self.edits.snapshot())
         self._export_request = request
@@ -865,6 +890,8 @@ class MainWindow(QMainWindow):
             if row is not None and str(path) not in failed:
                 self.image_list.model.set_state(row, STATE_EXPORTED)
         self._install_labelled_probe()
+        if self._writes_ground_truth(request.out_root):
+            self._reload_ground_truth()  # the panel must not go on scoring against replaced labels
         head = "Export cancelled" if summary.cancelled else "Exported"
         text = (f"{head}: {summary.images} of {len(request.paths)} image(s) to {request.out_root} — "
                 f"{summary.written} written, {summary.skipped} skipped, {summary.backed_up} backed up, "
@@ -1023,6 +1050,19 @@ class MainWindow(QMainWindow):
             self.threshold_panel.set_ground_truth_text(f"Ground truth: none found{where}.", False)
         else:
             self.threshold_panel.set_ground_truth_text(f"Ground truth: {source.describe()}.  {LEGEND}", True)
+        self._install_labelled_probe()  # the export folder depends on where the ground truth is
+
+    def _writes_ground_truth(self, out_root: Path) -> bool:
+        gt_root = self.ground_truth_root()
+        return gt_root is not None and Path(out_root).resolve() == Path(gt_root).resolve()
+
+    def _reload_ground_truth(self) -> None:
+        """Label files changed under the panel: read them again and rescore the folder."""
+        self._gt_generation += 1
+        self._find_ground_truth()
+        self._stats = None
+        self.request_folder_stats()
+        self._refresh_detections()
 
     def set_ground_truth_folder(self, folder: Path | str | None) -> None:
         """Use this labels folder as ground truth (None: look in the usual places again)."""
@@ -1083,7 +1123,8 @@ class MainWindow(QMainWindow):
             lowest = min([t.conf] + [v for _, v in t.class_conf])
             floor = lowest if lowest >= QUICK_FLOOR_MIN else FLOOR_CONF
         request = StatsRequest(next(self._ids), self._model_id, tuple(self._paths), self._gt_source,
-                               t.iou, t.agnostic, t.max_det, len(self._info.names), floor=floor)
+                               t.iou, t.agnostic, t.max_det, len(self._info.names), floor=floor,
+                               gt_generation=self._gt_generation)
         if self._stats is not None and self._stats.key == request.key:
             return None  # already scored with these settings
         if self._stats_request is not None and self._stats_request.key == request.key:

@@ -211,7 +211,7 @@ def test_read_only_out_folder(model, tmp_path, capsys, monkeypatch):
 
             monkeypatch.setattr(L.tempfile, "mkstemp", mkstemp)
             monkeypatch.setattr(os, "access", lambda p, m, **k: False if Path(p) == out and m & os.W_OK else real_access(p, m, **k))
-        assert label(model, images, out, "--on-existing", "overwrite") == 1
+        assert label(model, images, out, "--on-existing", "overwrite", "--force") == 1
     finally:
         out.chmod(0o755)
     err = capsys.readouterr().err
@@ -234,7 +234,7 @@ def test_killed_mid_export_leaves_old_or_new_files(tmp_path):
     new = "\n".join(expected_lines(64, 64)) + "\n"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "cli", "label", "--model", str(slow), "--images", str(images), "--out", str(out),
-           "--device", "cpu", "--on-existing", "overwrite"]
+           "--device", "cpu", "--on-existing", "overwrite", "--force"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     labels = [out / f"img{i}.txt" for i in range(n)]
     try:
@@ -263,7 +263,7 @@ def test_killed_mid_export_leaves_old_or_new_files(tmp_path):
         if (out / name).exists():
             os.utime(out / name, (time.time() - 3600,) * 2)
     assert main(["label", "--model", str(mf.anchor_free(tmp_path / "fast.pt", BOXES, names=NAMES)), "--images", str(images),
-                 "--out", str(out), "--device", "cpu", "--on-existing", "overwrite"]) == 0
+                 "--out", str(out), "--device", "cpu", "--on-existing", "overwrite", "--force"]) == 0
     assert all(p.read_text() == new for p in labels)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 

@@ -132,7 +132,8 @@ def test_on_existing_policies(model, images, tmp_path, capsys):
     assert label(model, images, out, "--on-existing", "backup") == 0  # identical re-export: no new backups
     assert sorted(p.name for p in out.rglob("*")) == before
     target.write_text("7\n")
-    assert label(model, images, out, "--on-existing", "overwrite") == 0
+    # the folder held a label file no ScriptLens run wrote: overwrite needs --force (engine.label_guard)
+    assert label(model, images, out, "--on-existing", "overwrite", "--force") == 0
     assert target.read_text().splitlines() == expected_lines(640, 320)
     assert not (out / "wide.txt.bak2").exists()
 

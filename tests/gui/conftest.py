@@ -39,6 +39,11 @@ def window(qtbot, tmp_path):
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     w = MainWindow(settings)
     qtbot.addWidget(w)
+
+    def unexpected_confirmation(target, policy):  # the real one is a modal dialog: it would hang the test
+        raise AssertionError(f"unexpected confirmation to write into {target.out_root}: {target.describe(True)}")
+
+    w.confirm_protected_export = unexpected_confirmation
     w.resize(1200, 800)
     w.show()
     w.activateWindow()  # window shortcuts (arrows, Space...) need the active window

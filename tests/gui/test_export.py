@@ -57,8 +57,10 @@ def test_existing_files_are_skipped_or_backed_up(loaded, qtbot, tmp_path):
     (out / "img000.txt").write_text("keep me\n")
     summary = run_export(w, qtbot, ExportChoice(whole_folder=False, out_dir=out, on_existing="skip"))
     assert summary.skipped == 1 and (out / "img000.txt").read_text() == "keep me\n"
+    asked = []
+    w.confirm_protected_export = lambda target, policy: asked.append(target) or policy  # "keep me" is not ours
     summary = run_export(w, qtbot, ExportChoice(whole_folder=False, out_dir=out, on_existing="backup"))
-    assert summary.backed_up == 1
+    assert summary.backed_up == 1 and [p.name for p in asked[0].existing] == ["img000.txt"]
     assert (out / "img000.txt").read_text().splitlines()[0] == A_LINE
     assert any("keep me" in p.read_text() for p in out.iterdir() if p.name != "img000.txt" and p.is_file())
 
