@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar, QScrollArea, QSplitter, QStyle,
@@ -49,8 +49,10 @@ from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
 from .overlay import chip_text
 from .protected_export_dialog import confirm_protected_export
 from .review_queue import ReviewBar, ReviewProxy
+from .session import Session, nms_key
 from .settings import Settings
 from .side_panel import SidePanel
+from .threshold_binding import ThresholdBinding
 from .threshold_panel import ThresholdPanel
 from .worker import EngineThread, ExportRequest, ImageRequest, LoadModelRequest, PrefetchRequest
 
@@ -129,7 +131,9 @@ class MainWindow(QMainWindow):
         # asked before an export writes into someone's labels (engine.label_guard); tests replace it
         self.confirm_protected_export: Callable = lambda target, policy: confirm_protected_export(self, target, policy)
 
+        self.session = Session(self)  # the thresholds and display flags (gui/session.py)
         self._build_widgets()
+        self.threshold_binding = ThresholdBinding(self.session, self.side_panel, self.threshold_panel, self)
         self._build_actions()
         self._connect()
         self._restore_settings()
@@ -310,14 +314,8 @@ class MainWindow(QMainWindow):
         self.scanner.finished.connect(self._on_scanner_finished)
         self.image_list.currentRowChanged.connect(self._on_image_list_current_row_changed)
         self.image_list.filterFinished.connect(self._on_image_list_filter_finished)
-        sp = self.side_panel
-        sp.confChanged.connect(self._on_side_panel_thresholds_changed)
-        sp.iouChanged.connect(self._on_side_panel_thresholds_changed)
-        sp.agnosticChanged.connect(self._on_side_panel_thresholds_changed)
-        sp.maxDetChanged.connect(self._on_side_panel_thresholds_changed)
-        sp.classFilterChanged.connect(self._on_side_panel_thresholds_changed)
-        sp.showLabelsChanged.connect(self._on_side_panel_display_changed)
-        sp.showConfidencesChanged.connect(self._on_side_panel_display_changed)
+        self.session.thresholdsChanged.connect(self._on_session_thresholds_changed)
+        self.session.displayChanged.connect(self._refresh_detections)
         self.canvas.boxHovered.connect(self._on_canvas_box_hovered)
         self.canvas.zoomChanged.connect(self._on_canvas_zoom_changed)
         self.canvas.editor.edited.connect(self._on_editor_edited)
@@ -331,17 +329,12 @@ class MainWindow(QMainWindow):
         tp.bestF1Requested.connect(self._on_threshold_panel_best_f1_requested)
         tp.confPicked.connect(self._on_threshold_panel_conf_picked)
         tp.classViewChanged.connect(self._update_threshold_panel)
-        tp.classConfChanged.connect(self._on_side_panel_thresholds_changed)
         tp.saveProfileRequested.connect(self._on_threshold_panel_save_profile_requested)
         tp.loadProfileRequested.connect(self._on_threshold_panel_load_profile_requested)
         tp.pickGroundTruthRequested.connect(self._on_open_gt_triggered)
         tp.scoreFolderRequested.connect(self._on_threshold_panel_score_folder_requested)
         tp.stopScoringRequested.connect(self._on_threshold_panel_stop_scoring_requested)
-        tp.showGroundTruthChanged.connect(self._on_side_panel_display_changed)
-        sp.iouChanged.connect(self._on_nms_settings_changed)
-        sp.agnosticChanged.connect(self._on_nms_settings_changed)
-        sp.maxDetChanged.connect(self._on_nms_settings_changed)
-        sp.iouReleased.connect(self._on_side_panel_iou_released)
+        self.side_panel.iouReleased.connect(self._on_side_panel_iou_released)
         self.edits.changed.connect(self._on_edits_changed)
         self.edits.reviewedChanged.connect(self._on_edits_reviewed_changed)
         self.review_bar.orderChanged.connect(self._on_review_bar_order_changed)
@@ -358,14 +351,11 @@ class MainWindow(QMainWindow):
         state = s.window_state()
         if state is not None:
             self.splitter.restoreState(state)
-        sp = self.side_panel
-        with QSignalBlocker(sp):
-            sp.set_conf(s.get_float("thresholds/conf", 0.25))
-            sp.set_iou(s.get_float("thresholds/iou", 0.45))
-            sp.set_agnostic(s.get_bool("thresholds/agnostic", False))
-            sp.set_max_det(s.get_int("thresholds/max_det", 300))
-            sp.set_show_labels(s.get_bool("display/labels", True))
-            sp.set_show_confidences(s.get_bool("display/confidences", True))
+        self.session.set_thresholds(Thresholds(
+            conf=s.get_float("thresholds/conf", 0.25), iou=s.get_float("thresholds/iou", 0.45),
+            agnostic=s.get_bool("thresholds/agnostic", False), max_det=max(1, s.get_int("thresholds/max_det", 300))))
+        self.session.update_display(show_names=s.get_bool("display/labels", True),
+                                    show_confidences=s.get_bool("display/confidences", True))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -376,8 +366,8 @@ class MainWindow(QMainWindow):
         s.set("thresholds/iou", t.iou)
         s.set("thresholds/agnostic", t.agnostic)
         s.set("thresholds/max_det", t.max_det)
-        s.set("display/labels", self.side_panel.show_labels_box.isChecked())
-        s.set("display/confidences", self.side_panel.show_conf_box.isChecked())
+        s.set("display/labels", self.session.display.show_names)
+        s.set("display/confidences", self.session.display.show_confidences)
         s.sync()
 
     def export_defaults(self) -> ExportChoice:
@@ -409,15 +399,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ public API
     def thresholds(self) -> Thresholds:
-        sp = self.side_panel
-        return Thresholds(
-            conf=round(float(sp.conf_slider.value()), 2),
-            iou=round(float(sp.iou_slider.value()), 2),
-            classes=sp.checked_classes(),
-            agnostic=sp.agnostic_box.isChecked(),
-            max_det=sp.max_det_spin.value(),
-            class_conf=tuple(self.threshold_panel.class_conf().items()),
-        )
+        return self.session.thresholds
 
     @property
     def model_id(self) -> int:
@@ -666,7 +648,7 @@ class MainWindow(QMainWindow):
     def _thresholds_without_class_filter(t: Thresholds) -> Thresholds:
         return replace(t, classes=None)
 
-    def _refresh_detections(self) -> None:
+    def _refresh_detections(self, *_args) -> None:
         """Re-apply the thresholds to the cached candidates of the current image (~1 ms).
 
         An edited image shows its edited boxes as they are (the sliders do not filter them);
@@ -693,8 +675,7 @@ class MainWindow(QMainWindow):
             det = all_classes if t.classes is None else apply_thresholds(c, t)
             h, w = c.geometry.source_hw
         self._detections = det
-        show_names = self.side_panel.show_labels_box.isChecked()
-        show_conf = self.side_panel.show_conf_box.isChecked()
+        show_names, show_conf = self.session.display.show_names, self.session.display.show_confidences
         boxes = det.xyxy.tolist()
         class_ids = det.class_id.tolist()
         texts = [chip_text(names[c_] if c_ < len(names) else f"class{c_}", float(s), show_names, show_conf)
@@ -709,7 +690,7 @@ class MainWindow(QMainWindow):
             self.threshold_panel.set_image_counts(
                 "This image: TP {} · FP {} · missed {}".format(*self.last_image_counts)
                 + ("  (edited boxes)" if edit is not None else ""))
-            if self.threshold_panel.show_gt_box.isChecked():
+            if self.session.display.show_ground_truth:
                 styles = prediction_styles(tp.tolist())
                 missed = gt.xyxy[~found].tolist()
         else:
@@ -767,6 +748,7 @@ class MainWindow(QMainWindow):
         })
         self.side_panel.set_classes(names)
         self.threshold_panel.set_classes(names)
+        self.threshold_binding.reset_classes(len(names))
         self._on_folder_or_model_changed()
         self.side_panel.set_iou_enabled(not info.end2end)
         self.device_label.setText(f"device: {info.device}" + (f" {info.precision}" if info.half else ""))
@@ -928,14 +910,13 @@ class MainWindow(QMainWindow):
             if row is not None:
                 self.go_to(row)
 
-    def _on_side_panel_thresholds_changed(self, *_args) -> None:
+    def _on_session_thresholds_changed(self, new: Thresholds, old: Thresholds) -> None:
         self.image_list.model.clear_counts()  # counts of other images used the old thresholds
         self._refresh_detections()
         self._update_threshold_panel()  # cumulative sums over the folder: follows the slider
         self._review_timer.start()  # list counts and review order: once the slider rests
-
-    def _on_side_panel_display_changed(self, *_args) -> None:
-        self._refresh_detections()
+        if nms_key(new) != nms_key(old):
+            self._stats_timer.start()  # debounced: rescoring needs NMS on every image
 
     def _on_canvas_box_hovered(self, index: int) -> None:
         det = self._detections
@@ -1112,7 +1093,7 @@ class MainWindow(QMainWindow):
         if big:
             self._stats = None
             self.threshold_panel.set_scored(None)
-            self.threshold_panel.show_thresholds(0.25, {})
+            self._update_threshold_panel()
             self.threshold_panel.metrics_label.setText(
                 f"{len(self._paths):,} images: press Score folder to run the model on all of them "
                 "(background) for folder metrics and the review queue.")
@@ -1157,9 +1138,6 @@ class MainWindow(QMainWindow):
 
     def _on_stats_timer_timeout(self) -> None:
         self.request_folder_stats(quick=True)
-
-    def _on_nms_settings_changed(self, *_args) -> None:
-        self._stats_timer.start()  # debounced: rescoring needs NMS on every image
 
     def _on_side_panel_iou_released(self) -> None:
         # the debounce is for typed values and keyboard steps; a released slider is final
@@ -1236,11 +1214,9 @@ class MainWindow(QMainWindow):
 
     def _set_threshold_for_view(self, class_id, conf: float) -> None:
         if class_id is None:
-            self.side_panel.set_conf(conf)  # emits confChanged: overlay, panel, review keys follow
+            self.session.update_thresholds(conf=round(conf, 2))  # widgets, overlay, panel, review keys follow
         else:
-            table = self.threshold_panel.class_conf()
-            table[int(class_id)] = conf
-            self.threshold_panel.set_class_conf(table)
+            self.session.set_class_conf(class_id, round(conf, 2))
 
     def _on_threshold_panel_save_profile_requested(self) -> None:
         if self._info is None:

@@ -56,6 +56,7 @@ class ThresholdPanel(QWidget):
         self._scored: curves.ScoredFolder | None = None
         self._partial_floor: float | None = None
         self._map_cache: dict[object, float] = {}
+        self._global_conf = 0.25  # a newly ticked class starts here: ticking alone changes nothing
 
         # header: ground truth, progress, class view, best F1
         self.gt_label = QLabel("Ground truth: none found")
@@ -273,6 +274,7 @@ class ThresholdPanel(QWidget):
 
     def show_thresholds(self, conf: float, class_conf: dict[int, float]) -> None:
         """Numbers and curves of the current ScoredFolder at these thresholds."""
+        self._global_conf = conf
         sf = self._scored
         if sf is None:
             self.metrics_label.setText("Folder metrics appear when every image has been scored.")
@@ -345,7 +347,11 @@ class ThresholdPanel(QWidget):
 
     def _on_class_table_item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() == 0:
-            self._spin(item.row()).setEnabled(item.checkState() == Qt.CheckState.Checked)
+            spin, on = self._spin(item.row()), item.checkState() == Qt.CheckState.Checked
+            if on:
+                with QSignalBlocker(spin):
+                    spin.setValue(self._global_conf)
+            spin.setEnabled(on)
             self.classConfChanged.emit()
 
     def _on_spin_value_changed(self, _value: float) -> None:
