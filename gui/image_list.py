@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal,
+    QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
@@ -178,6 +178,7 @@ class ImageListWidget(QWidget):
     def __init__(self, parent=None, proxy: ImageFilterProxy | None = None) -> None:
         super().__init__(parent)
         self.model = ImageListModel(self)
+        self._programmatic = False  # set_current_row is moving the selection: no currentRowChanged echo
         self.proxy = proxy if proxy is not None else ImageFilterProxy(self)  # the review queue passes its own
         self.proxy.setParent(self)
         self.proxy.setSourceModel(self.model)
@@ -233,10 +234,21 @@ class ImageListWidget(QWidget):
     def set_current_row(self, source_row: int) -> None:
         idx = self.proxy.mapFromSource(self.model.index(source_row, COL_NAME))
         if idx.isValid():
-            self.view.selectionModel().blockSignals(True)
-            self.view.setCurrentIndex(idx)
-            self.view.selectionModel().blockSignals(False)
+            # Blocking the selection model's signals here (as before) also kept the VIEW from
+            # hearing of the change: it went on painting the previous row as selected. Let the
+            # signals through and drop only our own echo.
+            self._programmatic = True
+            try:
+                self.view.selectionModel().setCurrentIndex(
+                    idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            finally:
+                self._programmatic = False
             self.view.scrollTo(idx)
+
+    def selected_rows(self) -> list[int]:
+        """Source rows the view shows as selected (what a person sees highlighted)."""
+        rows = {self.proxy.mapToSource(i).row() for i in self.view.selectionModel().selectedRows()}
+        return sorted(rows)
 
     def visible_rows(self) -> list[int]:
         """Source rows that pass the filter, in display order (used for navigation)."""
@@ -271,5 +283,5 @@ class ImageListWidget(QWidget):
         self.proxy.setFilterFixedString(self.filter_edit.text())
 
     def _on_view_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
+        if current.isValid() and not self._programmatic:
             self.currentRowChanged.emit(self.proxy.mapToSource(current).row())
