@@ -145,10 +145,10 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(total=len(paths)) as bar:
         summary = export_labels(items(), images_root, Path(args.out), names, options,
                                 progress=lambda done, total: bar.update(1), total=len(paths),
-                                manifest=build_manifest(det.info, thresholds, images_root))
+                                manifest=build_manifest(det.info, thresholds, images_root), paths=paths)
     for path, message in summary.failed:
         # read errors were printed as they happened; these come from the writing step
-        # ("not labelled": two images share one label file, see engine.export)
+        # ("not labelled": two images share one label file, see engine.label_pairs)
         if "cannot write" in message or "not labelled" in message:
             print(f"error: {message}", file=sys.stderr)
     if records is not None:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Sequence
 from .detections import Detections
 from .errors import LabelWriteError, ScriptLensError
 from .label_guard import PRIOR_LABELS_KEY, holds_others_labels
+from .label_pairs import images_sharing_a_label_file, shared_label_message
 from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
 
 ExportItem = tuple[Path, Detections | ScriptLensError, tuple[int, int]]
@@ -64,9 +65,11 @@ def export_labels(
     progress: Callable[[int, int], None] | None = None,
     total: int | None = None,
     manifest: dict | None = None,
+    paths: Sequence[Path] | None = None,
 ) -> ExportSummary:
     """Write labels for `items`; with `manifest` (engine.manifest.build_manifest), also record
-    the run beside the labels."""
+    the run beside the labels. `paths`: every image `items` will cover, in order, when the
+    caller knows them (it decides which image owns a shared label file, engine.label_pairs)."""
     start = time.perf_counter()
     summary = ExportSummary()
     out_root = Path(out_root)
@@ -76,20 +79,19 @@ def export_labels(
     total = total or 0
     # `a.jpg` and `a.png` in one folder both map to `a.txt`. Without this check the second image
     # silently overwrote (or, under "skip", silently dropped) the first one's labels.
-    claimed: dict[Path, Path] = {}
+    owner_of = _label_file_owners(paths, images_root, out_root)
     if manifest is not None and holds_others_labels(out_root):
         # confirmed (window) or forced (CLI) into someone's labels: keep the folder protected
         manifest = {**manifest, PRIOR_LABELS_KEY: True}
     for done, (image_path, result, image_wh) in enumerate(items, 1):
         summary.images += 1
-        dst = None if isinstance(result, ScriptLensError) else label_path_for(image_path, images_root, out_root)
-        if isinstance(result, ScriptLensError):
+        dst = label_path_for(image_path, images_root, out_root)
+        owner = owner_of(Path(image_path))
+        if owner is not None:
+            summary.failed.append((Path(image_path), shared_label_message(image_path, owner, dst, "not labelled")))
+        elif isinstance(result, ScriptLensError):
             summary.failed.append((Path(image_path), str(result)))
-        elif dst in claimed:
-            summary.failed.append((Path(image_path), f"{image_path}: not labelled: its label file {dst.name} already "
-                                   f"holds the labels of {claimed[dst].name} (same name, other extension); rename one"))
         else:
-            claimed[dst] = Path(image_path)
             summary.detections += len(result)
             if len(result) == 0 and not options.empty_files:
                 summary.empty += 1
@@ -127,6 +129,24 @@ def export_labels(
         except LabelWriteError as exc:
             summary.failed.append((out_root, str(exc)))
     return summary
+
+
+def _label_file_owners(paths: Sequence[Path] | None, images_root: Path, out_root: Path) -> Callable[[Path], Path | None]:
+    """image -> the earlier image owning its label file (None: its own), by engine.label_pairs'
+    rule: the first in order owns it, whether or not it can be read (as in `eval`)."""
+    def label_file_of(p: Path) -> Path:
+        return label_path_for(p, images_root, out_root)
+
+    if paths is not None:
+        return images_sharing_a_label_file(paths, label_file_of).get
+    rivals: dict[Path, list[Path]] = {}  # no list up front: the images so far, per label file
+
+    def owner(image: Path) -> Path | None:
+        same_file = rivals.setdefault(label_file_of(image), [])
+        same_file.append(image)
+        return images_sharing_a_label_file(same_file, label_file_of).get(image)
+
+    return owner
 
 
 def _writable(folder: Path) -> bool:

@@ -222,7 +222,7 @@ def test_same_stem_images_reported(model, images, tmp_path, capsys):
     out = tmp_path / "labels"
     assert label(model, images, out) == 0
     err = capsys.readouterr().err
-    assert len([ln for ln in err.splitlines() if "wide.png" in ln and "wide.jpg" in ln]) == 1
+    assert len([ln for ln in err.splitlines() if "wide.png" in ln and "belongs to wide.jpg" in ln]) == 1
     # natural order puts wide.jpg first: its labels are the ones kept
     assert (out / "wide.txt").read_text().splitlines() == expected_lines(640, 320)
 

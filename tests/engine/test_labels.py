@@ -14,6 +14,7 @@ from engine import labels as L
 from engine.detections import Detections
 from engine.errors import LabelWriteError, ScriptLensError
 from engine.export import ExportOptions, export_labels
+from engine.label_pairs import shared_label_message
 from engine.labels import OnExisting, format_yolo, label_path_for, parse_yolo, write_label
 from detection_rows import dets as det
 from fs_permissions import permissions_ignored
@@ -294,8 +295,23 @@ def test_same_stem_other_extension_is_reported_not_merged(tmp_path, policy):
     s = export_labels([(root / "a.jpg", D1, (100, 50)), (root / "a.png", d2, (100, 50)), (root / "b.png", d2, (100, 50))],
                       root, out, ["a", "b"], ExportOptions(on_existing=OnExisting(policy)))
     assert (out / "a.txt").read_text() == "1 0.200000 0.500000 0.200000 0.600000\n"
-    assert [p.name for p, _ in s.failed] == ["a.png"] and "a.jpg" in s.failed[0][1]
+    assert [p.name for p, _ in s.failed] == ["a.png"]
+    # eval's words for the same rule (engine.label_pairs)
+    assert s.failed[0][1] == shared_label_message(root / "a.png", root / "a.jpg", out / "a.txt", "not labelled")
     assert s.written == 2
+
+
+@pytest.mark.parametrize("given_paths", [False, True])
+def test_first_image_owns_the_label_file_even_when_unreadable(tmp_path, given_paths):
+    # the rule eval applies: ownership follows the order, not whether the first could be read;
+    # else a.png's labels landed in a.txt, and the next run skipped a.jpg as "labelled"
+    from engine.errors import ImageReadError
+
+    root, out = tmp_path / "images", tmp_path / "labels"
+    items = [(root / "a.jpg", ImageReadError("a.jpg: broken"), (0, 0)), (root / "a.png", D1, (100, 50))]
+    s = export_labels(iter(items), root, out, ["a", "b"], paths=[p for p, _, _ in items] if given_paths else None)
+    assert not (out / "a.txt").exists() and s.written == 0
+    assert [p.name for p, _ in s.failed] == ["a.jpg", "a.png"] and "belongs to a.jpg" in s.failed[1][1]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
