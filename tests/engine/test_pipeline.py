@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import model_factory as mf
-from engine.errors import ImageReadError, ModelLoadError, ModelRunError, UnsupportedOutputError
+from engine.errors import ImageReadError, ModelLoadError, ModelRunError, ScriptLensError, UnsupportedOutputError
 from engine.metadata import COCO_NAMES
 from engine.pipeline import Detector
 from engine.thresholds import Thresholds, apply_thresholds
@@ -346,7 +346,7 @@ def test_predict_paths_survives_an_oversized_image(tmp_path):
 
 
 def test_predict_paths_survives_a_preprocessing_crash(tmp_path, monkeypatch):
-    import engine.pipeline as pl
+    import engine.predictor as pl  # letterboxing moved here from engine.pipeline
 
     det = load(mf.anchor_free(tmp_path / "af.pt", BOXES))
     a, b = write_red(tmp_path / "a.png", 10, (100, 100)), write_red(tmp_path / "b.png", 10)
@@ -376,3 +376,123 @@ def test_predict_paths_parallel_matches_sequential_and_restores_threads(tmp_path
     assert [p for p, _ in out] == paths
     for (_, pred), p in zip(out, paths):
         assert pred.candidates.score.tolist() == pytest.approx(det.predict_path(p).candidates.score.tolist(), abs=1e-6)
+
+
+# ------------------------------------------------------------------ one Prediction, one error translation
+
+
+class _BatchMeanScore(torch.nn.Module):
+    """A fixed-batch (2) `mean_score_model`: item b's one box scores the mean of ITS red channel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(2, 3, 320, 320)
+        out = torch.zeros(2, 5, 2100)
+        out[:, 0:4, 0] = torch.tensor([160.0, 160.0, 100.0, 100.0])
+        out[:, 4, 0] = x[:, 0].mean(dim=(1, 2))
+        return out
+
+
+def _same_prediction(a, b):
+    assert a.candidates.score.tolist() == pytest.approx(b.candidates.score.tolist(), abs=1e-6)
+    np.testing.assert_allclose(a.candidates.xyxy, b.candidates.xyxy, atol=1e-4)
+    assert a.candidates.class_id.tolist() == b.candidates.class_id.tolist()
+    assert a.candidates.geometry == b.candidates.geometry
+
+
+def test_fixed_batch_scheduling_equals_per_image_prediction(tmp_path):
+    path = mf._save(torch.jit.script(_BatchMeanScore()), tmp_path / "b2mean.pt", mf.ultralytics_meta(["red"], batch=2))
+    det = load(path)
+    assert det.info.batch == 2
+    reds = [10, 60, 110, 160, 210]  # odd: the last batch is padded
+    paths = [write_red(tmp_path / f"{i}.png", r) for i, r in enumerate(reds)]
+    paths.append(write_red(tmp_path / "wide.png", 90, (240, 320)))  # letterboxed: padding in the mean
+    out = list(det.predict_paths(paths, workers=2, lookahead=1))
+    assert [p for p, _ in out] == paths
+    for (p, pred), r in zip(out, reds):
+        assert pred.candidates.score.tolist() == pytest.approx([r / 255], abs=1e-5)
+    for p, pred in out:
+        _same_prediction(pred, det.predict_path(p))
+
+
+class _FlakyDetector(Detector):
+    """A real detector whose per-image step raises a non-ScriptLens exception for one file (a bug)."""
+
+    bad = "c.png"
+
+    def predict_path(self, path):
+        if str(path).endswith(self.bad):
+            raise RuntimeError("simulated bug")
+        return super().predict_path(path)
+
+    def read(self, path):
+        if str(path).endswith(self.bad):
+            raise KeyError("simulated bug")
+        return super().read(path)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_an_unexpected_exception_is_that_images_error_not_the_end_of_the_run(tmp_path, batch):
+    if batch == 1:
+        path = mf.anchor_free(tmp_path / "af.pt", BOXES)
+    else:
+        out = mf.anchor_free_tensor(BOXES, 3).repeat(2, 1, 1)
+        path = mf.const_model(tmp_path / "b2.pt", out, meta=mf.ultralytics_meta(["a", "b", "c"], batch=2), batch=2)
+    det = _FlakyDetector.load(path, device="cpu")
+    assert isinstance(det, _FlakyDetector) and det.info.batch == batch
+    paths = [write_red(tmp_path / f"{n}.png", 10) for n in "abcde"]
+    out = list(det.predict_paths(paths, workers=2))
+    assert [p for p, _ in out] == paths
+    error = out[2][1]
+    assert isinstance(error, ScriptLensError) and "simulated bug" in str(error) and "\n" not in str(error)
+    assert str(paths[2]) in str(error)
+    assert all(len(r.candidates) == 3 for i, (_, r) in enumerate(out) if i != 2)
+
+
+def test_a_preprocessing_crash_reads_the_same_on_every_path(tmp_path, monkeypatch):
+    """predict (an array), predict_path and predict_paths translate the same exception the same way."""
+    import engine.predictor as pr
+
+    det = load(mf.anchor_free(tmp_path / "af.pt", BOXES))
+    a = write_red(tmp_path / "a.png", 10, (100, 100))
+
+    def crash(image, hw, conv):
+        raise cv2.error("simulated OpenCV assertion")
+
+    monkeypatch.setattr(pr, "letterbox", crash)
+    with pytest.raises(ImageReadError) as on_array:
+        det.predict(solid(100, 100))
+    with pytest.raises(ImageReadError) as on_path:
+        det.predict_path(a)
+    [(_, in_batch)] = list(det.predict_paths([a]))
+    assert isinstance(in_batch, ImageReadError)
+    assert str(on_path.value) == str(in_batch) == f"{a}: {on_array.value}"
+    assert "simulated OpenCV assertion" in str(in_batch) and "\n" not in str(in_batch)
+
+
+def test_a_decoder_crash_is_a_model_run_error_on_every_path(tmp_path, monkeypatch):
+    det = load(mf.anchor_free(tmp_path / "af.pt", BOXES))
+    a = write_red(tmp_path / "a.png", 10)
+
+    def broken(pred, ctx, floor):
+        raise IndexError("index 7 is out of bounds for axis 1 with size 7")
+
+    monkeypatch.setattr(det.decoder, "decode", broken)
+    with pytest.raises(ModelRunError, match="could not be decoded: index 7") as on_array:
+        det.predict(solid(320, 320))
+    with pytest.raises(ModelRunError) as on_path:
+        det.predict_path(a)
+    [(_, in_batch)] = list(det.predict_paths([a]))
+    assert isinstance(in_batch, ModelRunError)
+    assert str(on_array.value) == str(on_path.value) == str(in_batch)
+
+
+def test_a_model_error_reads_the_same_on_every_path(tmp_path):
+    det = load(mf.raises_on_dark_model(tmp_path / "dark.pt", BOXES))
+    dark = write_red(tmp_path / "dark.png", 0)
+    with pytest.raises(ModelRunError) as on_array:
+        det.predict(solid(320, 320))
+    with pytest.raises(ModelRunError) as on_path:
+        det.predict_path(dark)
+    [(_, in_batch)] = list(det.predict_paths([dark]))
+    assert str(on_array.value) == str(on_path.value) == str(in_batch)
+    assert "dark image" in str(in_batch) and "\n" not in str(in_batch)

@@ -1,0 +1,221 @@
+"""Load-time resolution: everything `Detector.load` works out before the first image.
+
+The model file is checked, loaded by a backend, and run once on a blank input (warm-up) to
+learn what the metadata cannot say: the output layout, the class count, and -- for a model
+without metadata -- the input size it accepts (probing). Names come from the user, the
+metadata, sidecar files or defaults, each fact with its source. The usual failures (wrong
+device, wrong input size, NaN outputs) become messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from . import metadata as meta
+from .decode import DecodeContext, Decoder, check_finite, find_decoder, normalize_output, output_shapes
+from .errors import ModelLoadError, ModelRunError, UnsupportedOutputError
+from .model_file import check_torchscript_file
+from .model_info import ModelInfo
+from .run_errors import first_line
+
+if TYPE_CHECKING:  # engine.backend imports torch; it is imported only when a model loads
+    from .backend import TorchScriptBackend
+
+# (path, device, half) -> a backend: `TorchScriptBackend.load`, or a model process's loader
+BackendLoader = Callable[[Path, str, bool], "TorchScriptBackend"]
+
+log = logging.getLogger(__name__)
+
+# Input sizes tried, in order, when a model without metadata rejects the default 640.
+PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))
+
+# a model with its own float32 casts (or float16 overflows) fails only in reduced precision
+REDUCED_PRECISION_HINT = (". It ran in reduced precision: load it without --half "
+                          "(GUI: untick Reduced precision in Model settings)")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A warmed-up backend and what it takes to decode its output."""
+
+    backend: "TorchScriptBackend"
+    info: ModelInfo
+    decoder: Decoder
+    ctx: DecodeContext
+
+
+def load_in_process(path: Path, device: str, half: bool) -> "TorchScriptBackend":
+    from .backend import TorchScriptBackend  # imports torch
+
+    return TorchScriptBackend.load(path, device=device, half=half)
+
+
+def is_shape_error(message: str) -> bool:
+    m = message.lower()
+    return any(k in m for k in ("size of tensor", "sizes of tensors", "shape", "invalid for input of size", "dimension", "mat1 and mat2"))
+
+
+def is_device_error(message: str) -> bool:
+    m = message.lower()
+    return "cuda" in m or "same device" in m or "device type" in m
+
+
+def load_model(
+    path: Path | str,
+    *,
+    device: str = "auto",
+    half: bool = False,
+    imgsz: int | Sequence[int] | None = None,
+    names: Sequence[str] | None = None,
+    anchors: Sequence[Sequence[float]] | None = None,
+    backend_loader: BackendLoader | None = None,
+) -> LoadedModel:
+    """Load and resolve a model; every failure is a `ModelLoadError` or `UnsupportedOutputError`
+    that names the file."""
+    try:
+        return _load(Path(path), device, half, imgsz, names, anchors, backend_loader or load_in_process)
+    except UnsupportedOutputError as exc:
+        # The decoders do not know the file: every other load error names it, these did not
+        # ("error: the model's output (1x10) fits no known layout" -- which model, in a script?)
+        if str(path) in str(exc):
+            raise
+        raise UnsupportedOutputError(f"{path}: {exc}") from None
+
+
+def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: BackendLoader) -> LoadedModel:
+    check_torchscript_file(path)
+    backend = backend_loader(path, device, half)
+
+    facts = meta.MetaFacts()
+    meta.facts_from_config(meta.parse_config(backend.config_text), facts)
+    meta.facts_from_sidecars(path, facts)
+    if imgsz is not None:
+        parsed = meta.parse_imgsz(list(imgsz) if not isinstance(imgsz, int) else imgsz)
+        if parsed is None:
+            raise ModelLoadError(f"invalid input size {imgsz!r}: give N or HxW")
+        facts.set("imgsz", parsed, "user")
+    if names is not None:
+        facts.set("names", tuple(meta.clean_name(n) for n in names), "user")
+    if anchors is not None:
+        parsed_anchors = meta.parse_anchors(anchors)
+        if parsed_anchors is None:
+            raise ModelLoadError("invalid anchors: give one [w0,h0, w1,h1, ...] list per level")
+        facts.set("anchors", parsed_anchors, "user")
+
+    if facts.imgsz is None:
+        facts.set("imgsz", meta.DEFAULT_IMGSZ, "default")
+    batch = facts.batch or 1
+    pred, input_hw = warm_up(backend, path, facts, batch)
+    # A model whose output on the plain grey warm-up input is ALL NaN/inf is broken for
+    # every image (an fp16 overflow, a bad export). Loading it anyway made `label` print the
+    # same "only NaN/inf" line once per image and exit 1; refuse it here, once (exit 3).
+    # A model that is NaN on some inputs only still loads and fails per image.
+    try:
+        check_finite(pred)
+    except ModelRunError as exc:
+        raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}"
+                             + (REDUCED_PRECISION_HINT if backend.half else "")) from None
+    if input_hw != facts.imgsz:
+        facts.set("imgsz", input_hw, "probed (the model accepted this size)")
+
+    ctx = DecodeContext(
+        input_hw=input_hw,
+        num_classes=len(facts.names) if facts.names else None,
+        anchors=facts.anchors,
+        nms_in_model=facts.nms_in_model,
+        end2end_flag=facts.end2end,
+    )
+    decoder = find_decoder(pred, ctx)
+    # A one-class model without metadata is taken as YOLOv7 (whose predictor scores by
+    # objectness alone: its class score is untrained); YOLOv5 >= 6.1 always has metadata.
+    if not facts.raw and decoder.name in ("anchor_based", "raw_anchor_heads") and decoder.num_classes(pred) == 1:
+        ctx = replace(ctx, score_is_obj=True)
+    if decoder.name == "raw_anchor_heads":
+        decoder.anchors_for(pred, ctx)  # fail now, not on the first image
+        if facts.anchors is None:
+            facts.set("anchors", meta.DEFAULT_ANCHORS, "default (YOLOv5/v7 P3-P5)")
+
+    nc = decoder.num_classes(pred)
+    names_final = resolve_names(facts, nc)
+    stride = facts.stride
+    if stride is None and isinstance(pred, list):
+        stride = int(round(input_hw[0] / min(p.shape[2] for p in pred)))
+        facts.sources["stride"] = "output"
+    elif stride is None:
+        facts.sources["stride"] = "unknown"
+
+    info = ModelInfo(
+        path=path,
+        layout=decoder.name,
+        input_hw=input_hw,
+        stride=stride,
+        names=names_final,
+        anchors=facts.anchors if decoder.name == "raw_anchor_heads" else None,
+        device=backend.device,
+        half=backend.half,
+        batch=batch,
+        score_is_obj=ctx.score_is_obj,
+        metadata=dict(facts.raw),
+        sources={**{("input_hw" if k == "imgsz" else k): v for k, v in facts.sources.items()}, "layout": "output shape" + (" + metadata" if facts.raw else "")},
+        output_shapes=output_shapes(pred),
+    )
+    ctx = replace(ctx, num_classes=len(names_final))
+    log.info("loaded %s: %s, input %s, %d classes on %s", path.name, info.layout, input_hw, len(names_final), backend.device)
+    return LoadedModel(backend, info, decoder, ctx)
+
+
+def resolve_names(facts: meta.MetaFacts, nc: int | None) -> tuple[str, ...]:
+    """The class names for an output with `nc` classes (None: end-to-end, count unknown)."""
+    names = facts.names
+    if nc is None:  # end-to-end output does not carry the class count
+        if names:
+            return names
+        facts.sources["names"] = "default (end-to-end output; give names in a sidecar)"
+        return meta.COCO_NAMES
+    if names is None:
+        facts.sources["names"] = "default (COCO)" if nc == 80 else "default"
+        return meta.default_names(nc)
+    if len(names) != nc:
+        log.warning("%d class names for a %d-class output; extra ids get generic names", len(names), nc)
+        facts.sources["names"] = facts.sources.get("names", "") + f" (adjusted to {nc} classes)"
+        return tuple(names[:nc]) + tuple(f"class{i}" for i in range(len(names), nc))
+    return names
+
+
+def warm_up(backend: "TorchScriptBackend", path: Path, facts: meta.MetaFacts, batch: int):
+    """Run a blank input; return the normalised output and the input size that worked."""
+    sizes = [facts.imgsz]
+    if facts.sources.get("imgsz") == "default":
+        sizes += [s for s in PROBE_SIZES if s != facts.imgsz]
+    first_error: str | None = None
+    for hw in sizes:
+        blank = np.full((batch, 3, *hw), 114 / 255, np.float32)
+        try:
+            raw = backend.forward(blank)
+        except UnsupportedOutputError:  # a model process normalises the output itself
+            raise
+        except Exception as exc:  # torch raises many types from inside a graph
+            msg = first_line(exc)
+            if is_device_error(msg):
+                raise ModelLoadError(
+                    f"{path}: the model was traced on another device and cannot run on '{backend.device}' "
+                    f"(torch said: {msg}); use --device cuda on a GPU machine, or export it again on the CPU"
+                ) from None
+            if is_shape_error(msg):
+                first_error = first_error or msg
+                continue
+            raise ModelLoadError(f"{path}: the model failed on a blank {hw[0]}x{hw[1]} input: {msg}"
+                                 + (REDUCED_PRECISION_HINT if backend.half else "")) from None
+        backend.forward(blank)  # TorchScript optimises its graph on the first runs: do them now
+        return normalize_output(raw), hw
+    src = facts.sources.get("imgsz", "default")
+    h, w = facts.imgsz
+    raise ModelLoadError(
+        f"{path}: the model rejects a {h}x{w} input (size from {src}): it was traced for another input size. "
+        f"Give the right one with --imgsz (GUI: Model settings). Torch said: {first_error}"
+    )
