@@ -11,7 +11,8 @@ from pathlib import Path
 from engine.errors import ScriptLensError
 from engine.export import ExportOptions, export_labels
 from engine.label_guard import assess_export_target
-from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
+from engine.label_pairs import images_sharing_a_label_file, shared_label_message
+from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
 from .common import add_model_options, load_detector, unit_float
@@ -126,11 +127,26 @@ def run(args: argparse.Namespace) -> int:
     if stale:
         log.info("removed %d stale temp file(s) under %s", stale, args.out)
 
+    out = Path(args.out)
+    # images whose label file an earlier image owns (engine.label_pairs): reported, not run
+    shared = images_sharing_a_label_file(paths, lambda p: label_path_for(p, images_root, out))
+    reported: set[Path] = set()  # images whose line was printed as it happened
+
+    def skip(path: Path, message: str) -> None:
+        reported.add(path)
+        bar.write(f"skipped: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
+
     def items():
-        for path, result in det.predict_paths(paths):
+        results = det.predict_paths([p for p in paths if p not in shared])
+        for path in paths:
+            if path in shared:
+                message = shared_label_message(path, shared[path], label_path_for(path, images_root, out), "not labelled")
+                skip(path, message)
+                yield path, ScriptLensError(message), (0, 0)
+                continue
+            _, result = next(results)
             if isinstance(result, ScriptLensError):
-                message = str(result)
-                bar.write(f"skipped: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
+                skip(path, str(result))
                 yield path, result, (0, 0)
                 continue
             dets = apply_thresholds(result.candidates, thresholds)
@@ -143,13 +159,11 @@ def run(args: argparse.Namespace) -> int:
             yield path, dets, (w, h)
 
     with progress_bar(total=len(paths)) as bar:
-        summary = export_labels(items(), images_root, Path(args.out), names, options,
+        summary = export_labels(items(), images_root, out, names, options,
                                 progress=lambda done, total: bar.update(1), total=len(paths),
                                 manifest=build_manifest(det.info, thresholds, images_root), paths=paths)
     for path, message in summary.failed:
-        # read errors were printed as they happened; these come from the writing step
-        # ("not labelled": two images share one label file, see engine.label_pairs)
-        if "cannot write" in message or "not labelled" in message:
+        if path not in reported:  # from the writing step (cannot write...)
             print(f"error: {message}", file=sys.stderr)
     if records is not None:
         payload = {"model": str(det.info.path), "settings": {"conf": args.conf, "iou": args.iou, "max_det": args.max_det,
