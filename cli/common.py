@@ -28,6 +28,17 @@ def unit_float(text: str) -> float:
     return value
 
 
+def max_det(text: str) -> int:
+    """--max-det: a whole number >= 1 (0 would keep no box and write only empty labels)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--max-det must be at least 1, got {value}")
+    return value
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--imgsz", type=parse_imgsz, default=None, help="model input size N or HxW (default: from the model's metadata, else 640)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")

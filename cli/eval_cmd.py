@@ -22,7 +22,7 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 
-from .common import add_model_options, load_detector, unit_float
+from .common import add_model_options, load_detector, max_det, unit_float
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--labels", required=True, help="YOLO label folder mirroring --images (a/b.jpg -> a/b.txt)")
     p.add_argument("--conf", type=unit_float, default=0.25, help="confidence for precision/recall/F1 (default 0.25)")
     p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
-    p.add_argument("--max-det", type=int, default=300, help="at most this many boxes per image (default 300)")
+    p.add_argument("--max-det", type=max_det, default=300, help="at most this many boxes per image (default 300)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the metrics to this JSON file")
     add_model_options(p)
     p.set_defaults(run=run)

@@ -8,14 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from engine.errors import ScriptLensError
+from engine.errors import ScriptLensError, UsageError
 from engine.export import ExportOptions, export_labels
 from engine.label_guard import assess_export_target
 from engine.label_pairs import images_sharing_a_label_file, shared_label_message
 from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
-from .common import add_model_options, load_detector, unit_float
+from .common import add_model_options, load_detector, max_det, unit_float
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
     p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
-    p.add_argument("--max-det", type=int, default=300, help="at most this many boxes per image (default 300)")
+    p.add_argument("--max-det", type=max_det, default=300, help="at most this many boxes per image (default 300)")
     p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
     p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")
     p.add_argument("--on-existing", choices=[e.value for e in OnExisting], default="skip",
@@ -43,29 +43,34 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def resolve_classes(values: list[str] | None, names: tuple[str, ...]) -> tuple[int, ...] | None:
-    if not values:
+def class_tokens(values: list[str] | None) -> list[str] | None:
+    """`--classes 0 2`, `--classes cat,dog` -> ["0", "2"], ["cat", "dog"]; checked before the model loads."""
+    if values is None:
+        return None
+    tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
+    if not tokens:  # `--classes ""` would filter out everything and write only empty labels
+        raise UsageError("--classes names no class; give ids or names, e.g. --classes 0 2 or --classes person")
+    return tokens
+
+
+def resolve_classes(tokens: list[str] | None, names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Class ids for `class_tokens` (names case-insensitive)."""
+    if tokens is None:
         return None
     lookup = {n.lower(): i for i, n in enumerate(names)}
     out = []
-    for v in values:
-        for token in v.split(","):
-            token = token.strip()
-            if not token:
-                continue
-            if token.isdigit():
-                if int(token) >= len(names):
-                    # an id the model cannot output would silently write an EMPTY label file for
-                    # every image -- which a YOLO dataset reads as "no objects here"
-                    raise ScriptLensError(f"unknown class id {token}: the model has {len(names)} classes "
-                                          f"(0-{len(names) - 1}: {', '.join(names)})")
-                out.append(int(token))
-            elif token.lower() in lookup:
-                out.append(lookup[token.lower()])
-            else:
-                raise ScriptLensError(f"unknown class {token!r}; the model's classes are: {', '.join(names)}")
-    if not out:  # `--classes ""` would filter out everything and write only empty labels
-        raise ScriptLensError("--classes names no class; give ids or names, e.g. --classes 0 2 or --classes person")
+    for token in tokens:
+        if token.isdigit():
+            if int(token) >= len(names):
+                # an id the model cannot output would silently write an EMPTY label file for
+                # every image -- which a YOLO dataset reads as "no objects here"
+                raise UsageError(f"unknown class id {token}: the model has {len(names)} classes "
+                                 f"(0-{len(names) - 1}: {', '.join(names)})")
+            out.append(int(token))
+        elif token.lower() in lookup:
+            out.append(lookup[token.lower()])
+        else:
+            raise UsageError(f"unknown class {token!r}; the model's classes are: {', '.join(names)}")
     return tuple(out)
 
 
@@ -105,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
         return 1
+    tokens = class_tokens(args.classes)
     refusal = check_output(Path(args.out), paths, images_root, OnExisting(args.on_existing), args.force)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
         profile = load_profile(args.thresholds, names)
         class_conf = tuple(profile.items())
-    thresholds = Thresholds(conf=args.conf, iou=args.iou, classes=resolve_classes(args.classes, names),
+    thresholds = Thresholds(conf=args.conf, iou=args.iou, classes=resolve_classes(tokens, names),
                             agnostic=args.agnostic, max_det=args.max_det, class_conf=class_conf)
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty,
                             on_existing=OnExisting(args.on_existing))

@@ -1,7 +1,8 @@
 """`scriptlens` entry point. With no arguments it opens the window on the bundled demo.
 
 Exit status: 0 success; 1 nothing could be processed (no images, every image failed, missing
-folder); 2 bad command-line usage; 3 the model cannot be used (not TorchScript, wrong device or
+folder); 2 bad command-line usage (also engine.errors.UsageError: unknown class, bad thresholds
+profile); 3 the model cannot be used (not TorchScript, wrong device or
 input size, fails or returns only NaN/inf on a plain input, unsupported output). Per-image failures in a batch are reported and skipped.
 """
 
@@ -54,13 +55,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return gui_cmd.run(argparse.Namespace(model=None, images=None, demo=True))
-    from engine.errors import ModelLoadError, ScriptLensError, UnsupportedOutputError
+    from engine.errors import ModelLoadError, ScriptLensError, UnsupportedOutputError, UsageError
 
     try:
         return int(args.run(args) or 0)
     except (ModelLoadError, UnsupportedOutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ScriptLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOTHING_DONE

@@ -26,3 +26,8 @@ class LabelWriteError(ScriptLensError):
 
 class ModelRunError(ScriptLensError):
     """The model was loaded but failed (or returned garbage) when run on an input."""
+
+
+class UsageError(ScriptLensError):
+    """What the user gave cannot be used as asked: an unknown class name or id, a thresholds
+    profile that is missing, not JSON or holds wrong values. The CLI exits 2 (bad usage)."""

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import ScriptLensError
+from .errors import UsageError
 from .labels import write_text_atomic
 
 
@@ -30,16 +30,16 @@ def load_profile(path: Path | str, names: Sequence[str]) -> dict[int, float]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ScriptLensError(f"{path}: cannot read the thresholds profile: {exc}") from None
+        raise UsageError(f"{path}: cannot read the thresholds profile: {exc}") from None
     table = data.get("class_conf", {}) if isinstance(data, dict) else None
     if not isinstance(table, dict):
-        raise ScriptLensError(f"{path}: not a thresholds profile (expected a JSON object with 'class_conf')")
+        raise UsageError(f"{path}: not a thresholds profile (expected a JSON object with 'class_conf')")
     lookup = {n: i for i, n in enumerate(names)}
     out: dict[int, float] = {}
     for key, value in table.items():
         if key not in lookup:
-            raise ScriptLensError(f"{path}: class {key!r} is not one of the model's classes ({', '.join(names)})")
+            raise UsageError(f"{path}: class {key!r} is not one of the model's classes ({', '.join(names)})")
         if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ScriptLensError(f"{path}: threshold for {key!r} must be a number in [0, 1]")
+            raise UsageError(f"{path}: threshold for {key!r} must be a number in [0, 1]")
         out[lookup[key]] = float(value)
     return out

@@ -94,7 +94,7 @@ def test_classes_by_id_and_name(model, images, tmp_path, spec, keep):
 
 
 def test_unknown_class_is_one_line_error(model, images, tmp_path, capsys):
-    assert label(model, images, tmp_path / "l", "--classes", "zebra") == 1
+    assert label(model, images, tmp_path / "l", "--classes", "zebra") == 2  # usage
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "zebra" in err and "cat, dog, bird" in err and "\n" not in err
 
@@ -194,7 +194,7 @@ def test_thresholds_profile_round_trip(model, images, tmp_path):
 def test_profile_for_another_model_is_rejected(model, images, tmp_path, capsys):
     prof = tmp_path / "p.json"
     prof.write_text(json.dumps({"class_conf": {"zebra": 0.5}}))
-    assert label(model, images, tmp_path / "l", "--thresholds", str(prof)) == 1
+    assert label(model, images, tmp_path / "l", "--thresholds", str(prof)) == 2  # usage
     assert "zebra" in capsys.readouterr().err
 
 
@@ -230,7 +230,7 @@ def test_same_stem_images_reported(model, images, tmp_path, capsys):
 @pytest.mark.parametrize("spec", [["3"], [""], [","]])
 def test_out_of_range_class_id_is_an_error_not_empty_labels(model, images, tmp_path, capsys, spec):
     out = tmp_path / "labels"
-    assert label(model, images, out, "--classes", *spec) == 1
+    assert label(model, images, out, "--classes", *spec) == 2  # usage
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:")
     assert ("0-2" in err) if spec == ["3"] else ("--classes" in err)
