@@ -7,6 +7,22 @@ from pathlib import Path
 
 LAYOUTS = ("raw_anchor_heads", "anchor_based", "anchor_free", "end2end")
 
+# What a person reads for each layout (the window's Model box): (short name, one-line explanation)
+LAYOUT_TEXT = {
+    "raw_anchor_heads": ("YOLOv5/v7-style anchors, raw heads",
+                         "Three anchor-based output heads that ScriptLens decodes (YOLOv7's default export, "
+                         "YOLOv5 v4/v5); score = objectness × class"),
+    "anchor_based": ("YOLOv5/v7-style anchors",
+                     "Decoded anchor-based output, one row per box: xywh, objectness, class scores "
+                     "(YOLOv5 ≥ 6.2, YOLOv7 --grid); score = objectness × class"),
+    "anchor_free": ("YOLOv8/11-style, anchor-free",
+                    "One column per box: xywh and class scores (Ultralytics YOLOv8, YOLO11, YOLO26 without "
+                    "NMS); score = the best class"),
+    "end2end": ("End-to-end (NMS inside the model)",
+                "The model returns final boxes: x1 y1 x2 y2 score class (YOLOv10, YOLO26 end2end, "
+                "NMS-embedded exports); the IoU control has no effect"),
+}
+
 
 def precision_name(device: str, half: bool) -> str:
     """What a model computes in: fp32, or with ``half`` fp16 on a GPU and bf16 on the CPU

@@ -1,5 +1,9 @@
 """A dismissible, non-modal message strip shown above the canvas (errors, export summaries),
-with an optional one-click remedy ("Reload model")."""
+with an optional one-click remedy ("Reload model").
+
+Each message may name its cause ("image", "model", "profile"...): when that cause is gone (a
+good image shown, a model loaded) the window calls `clear(cause)`, and a banner about something
+else stays. Without it, "cannot read this image" stayed up over the next, good image."""
 
 from __future__ import annotations
 
@@ -39,17 +43,24 @@ class Banner(QFrame):
         layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.level = ""
+        self.cause = ""
         self.hide()
 
-    def show_message(self, text: str, level: str = "error", action: tuple[str, Callable[[], object]] | None = None) -> None:
+    def show_message(self, text: str, level: str = "error", action: tuple[str, Callable[[], object]] | None = None,
+                     cause: str = "") -> None:
         """``action``: (button text, what it does); the banner closes when it is clicked."""
-        self.level = level
+        self.level, self.cause = level, cause
         self.setStyleSheet(f"Banner {{{STYLES.get(level, STYLES['info'])}}} QLabel {{border:none;}}")
         self.label.setText(text)
         self._remedy = action[1] if action else None
         self.action.setText(action[0] if action else "")
         self.action.setVisible(action is not None)
         self.show()
+
+    def clear(self, cause: str) -> None:
+        """Hide the banner if it is about `cause` (which has just gone away)."""
+        if cause and self.cause == cause and self.isVisible():
+            self.hide()
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""

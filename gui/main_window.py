@@ -11,7 +11,6 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,13 +26,16 @@ from engine.candidates import Candidates
 from engine.curves import best_f1
 from engine.errors import ScriptLensError
 from engine.ground_truth import find_ground_truth
+from engine.ground_truth_reader import GroundTruth, GroundTruthReader
+from engine.label_pairs import images_sharing_a_label_file
 from engine.detections import Detections
 from engine.export import ExportOptions
 from engine.images import IMAGE_EXTENSIONS
 from engine.label_guard import assess_export_target, holds_others_labels, safe_default_export_dir
 from engine.labels import OnExisting, label_path_for
-from engine.metrics import match_both
-from engine.thresholds import Thresholds, apply_thresholds
+from engine.model_info import LAYOUT_TEXT
+from engine.profile import read_profile, save_profile
+from engine.thresholds import Thresholds
 
 from .banner import Banner
 from .candidate_cache import CandidateCache
@@ -46,7 +48,7 @@ from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
 from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
 from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
-from .overlay import chip_text
+from .image_view import build_image_view, list_count
 from .protected_export_dialog import confirm_protected_export
 from .review_queue import ReviewBar, ReviewProxy
 from .session import Session, nms_key
@@ -114,7 +116,8 @@ class MainWindow(QMainWindow):
         self.edits = EditStore(self)  # autosaved hand edits + undo stack (gui/edits.py)
         self._gt_source = None  # engine.ground_truth.GroundTruthSource of the folder, if any
         self._gt_picked: Path | None = None  # a labels folder the user chose
-        self._gt_cache: OrderedDict[str, Detections | None] = OrderedDict()
+        self._metric_paths: tuple[Path, ...] = ()  # the folder's images that the metrics use
+        self._gt_reader: GroundTruthReader | None = None  # the one reader of eval, the worker and this window
         self._gt_error_shown = False
         self._stats = None  # gui.folder_stats.FolderStats of the current model/folder/NMS settings
         self._stats_request: StatsRequest | None = None
@@ -443,9 +446,12 @@ class MainWindow(QMainWindow):
             return None
         return source.labels_root if source.labels_root is not None else source.images_root
 
-    def show_error(self, message: str, action: tuple[str, Callable[[], object]] | None = None) -> None:
+    def show_error(self, message: str, action: tuple[str, Callable[[], object]] | None = None,
+                   cause: str = "") -> None:
+        """`cause`: what the message is about ("image", "model", "profile", "folder", "ground-truth");
+        the banner goes when that cause does (Banner.clear)."""
         log.warning("%s", message)
-        self.banner.show_message(message, "error", action)
+        self.banner.show_message(message, "error", action, cause)
         self.statusBar().showMessage(message.splitlines()[0], 8000)
 
     def show_info(self, message: str) -> None:
@@ -497,9 +503,11 @@ class MainWindow(QMainWindow):
             return  # another folder was opened meanwhile
         self.load_label.setText("")
         if result.error:
-            self.show_error(result.error)
+            self.show_error(result.error, cause="folder")
             return
         folder, paths, select = result.folder, result.paths, result.select
+        for cause in ("folder", "ground-truth", self.banner.cause if self.banner.cause.startswith("image:") else ""):
+            self.banner.clear(cause)  # about the previous folder
         self._root = folder
         self._paths = paths
         self._row_of = {str(p): i for i, p in enumerate(paths)}
@@ -515,7 +523,7 @@ class MainWindow(QMainWindow):
         self.settings.set("last/folder", str(folder))
         self.settings.add_recent("folders", str(folder))
         self._rebuild_recent_menu()
-        self.setWindowTitle(f"ScriptLens — {folder.name}")
+        self.setWindowTitle(folder.name)  # Qt adds " — ScriptLens" (the application display name)
         if not paths:
             self._set_canvas_image(None, None)
             self.canvas.set_placeholder(f"No images in {folder}")
@@ -541,6 +549,8 @@ class MainWindow(QMainWindow):
         self._row = row
         self.image_list.set_current_row(row)
         path = self._paths[row]
+        if self.banner.cause.startswith("image:") and self.banner.cause != f"image:{path}":
+            self.banner.clear(self.banner.cause)  # about the image the user has left
         key = str(path)
         image = self._image_cache.get(key)
         if image is not None:
@@ -644,64 +654,39 @@ class MainWindow(QMainWindow):
         while len(self._image_cache) > IMAGE_CACHE_SIZE:
             self._image_cache.popitem(last=False)
 
-    @staticmethod
-    def _thresholds_without_class_filter(t: Thresholds) -> Thresholds:
-        return replace(t, classes=None)
-
     def _refresh_detections(self, *_args) -> None:
-        """Re-apply the thresholds to the cached candidates of the current image (~1 ms).
-
-        An edited image shows its edited boxes as they are (the sliders do not filter them);
-        with ground truth shown, boxes are styled TP / FP and missed objects are drawn too."""
+        """Re-apply the thresholds to the cached candidates of the current image (~1 ms) and show
+        what `build_image_view` makes of them (gui/image_view.py: edits, ground truth, counts)."""
         c = self._candidates
         path = self.current_path
         edit = self.edits.entry(path) if path is not None else None
-        if (c is None and edit is None) or self._info is None:
+        view = None
+        if self._info is not None and path is not None:
+            d = self.session.display
+            wh = edit[1] if edit is not None else (c.geometry.source_hw[1], c.geometry.source_hw[0]) if c is not None else None
+            truth = self._ground_truth_for(path, wh) if wh is not None else None
+            view = build_image_view(c, edit, self.thresholds(), self._info.names, truth,
+                                    d.show_names, d.show_confidences, d.show_ground_truth)
+        if view is None:
             self._detections = Detections.empty()
+            self.last_image_counts = None
             self.canvas.overlay.clear()
             self.canvas.set_missed([])
             self.canvas.set_badge("")
             self.side_panel.set_class_counts(None)
             self.threshold_panel.set_image_counts("")
             return
-        t = self.thresholds()
-        names = self._info.names
-        if edit is not None:
-            det, (w, h) = edit
-            all_classes = det
-        else:
-            all_classes = apply_thresholds(c, self._thresholds_without_class_filter(t))
-            # exactly what the export writes (with agnostic NMS a hidden class must not suppress boxes)
-            det = all_classes if t.classes is None else apply_thresholds(c, t)
-            h, w = c.geometry.source_hw
-        self._detections = det
-        show_names, show_conf = self.session.display.show_names, self.session.display.show_confidences
-        boxes = det.xyxy.tolist()
-        class_ids = det.class_id.tolist()
-        texts = [chip_text(names[c_] if c_ < len(names) else f"class{c_}", float(s), show_names, show_conf)
-                 for c_, s in zip(class_ids, det.confidence.tolist())]
-        self.side_panel.set_class_counts(all_classes.counts_per_class(len(names)))
-        self.image_list.model.set_count(self._row, len(det))
-        styles, missed = None, []
-        gt = self._ground_truth_for(path, (w, h)) if self._gt_source is not None else None
-        if gt is not None:
-            tp, found = match_both(det, gt)
-            self.last_image_counts = (int(tp.sum()), int((~tp).sum()), int((~found).sum()))
-            self.threshold_panel.set_image_counts(
-                "This image: TP {} · FP {} · missed {}".format(*self.last_image_counts)
-                + ("  (edited boxes)" if edit is not None else ""))
-            if self.session.display.show_ground_truth:
-                styles = prediction_styles(tp.tolist())
-                missed = gt.xyxy[~found].tolist()
-        else:
-            self.last_image_counts = None
-            self.threshold_panel.set_image_counts(f"This image: {len(det)} boxes"
-                                                  + ("  (edited)" if edit is not None else ""))
+        det = self._detections = view.detections
+        self.last_image_counts = view.image_counts
+        self.side_panel.set_class_counts(view.class_counts)
+        self.image_list.model.set_count(self._row, view.list_count)
+        self.threshold_panel.set_image_counts(view.summary)
         if self._canvas_path == self.current_path:  # never draw boxes over the previous picture
-            self.canvas.set_boxes(boxes, class_ids, texts, styles)
-            self.canvas.set_missed(missed)
-            self.canvas.set_badge("edited" if edit is not None else "")
-            self.canvas.editor.set_detections(det, (w, h))
+            styles = prediction_styles(view.tp) if view.tp is not None else None
+            self.canvas.set_boxes(det.xyxy.tolist(), det.class_id.tolist(), view.texts, styles)
+            self.canvas.set_missed(view.missed)
+            self.canvas.set_badge("edited" if view.edited else "")
+            self.canvas.editor.set_detections(det, view.image_wh)
             if not self.first_detections_shown:
                 self.first_detections_shown = True
                 log.info("first detections shown (epoch %.3f, process CPU %.2f s)", time.time(), time.process_time())
@@ -741,7 +726,8 @@ class MainWindow(QMainWindow):
         self.side_panel.set_model_info({
             "File": Path(info.path).name,
             "FileTip": str(info.path),
-            "Layout": info.layout + (" (NMS in model)" if info.end2end else ""),
+            "Layout": LAYOUT_TEXT.get(info.layout, (info.layout, ""))[0],
+            "LayoutTip": LAYOUT_TEXT.get(info.layout, ("", ""))[1],
             "Input": f"{w}×{h}" + (f", stride {info.stride}" if info.stride else ""),
             "Device": f"{info.device} ({info.precision})",
             "Classes": str(len(names)),
@@ -756,8 +742,7 @@ class MainWindow(QMainWindow):
         self.settings.add_recent("models", str(info.path))
         self._rebuild_recent_menu()
         self.statusBar().showMessage(f"Model loaded: {Path(info.path).name} ({info.layout}, {len(names)} classes)", 5000)
-        if self.banner.level == "error" and "model" in self.banner.text().lower():
-            self.banner.hide()
+        self.banner.clear("model")
         guessed = [what for key, what in (("names", "class names"), ("imgsz", "input size"))
                    if str(info.sources.get(key, "")).startswith(("default", "probed"))]
         notes = []
@@ -787,7 +772,7 @@ class MainWindow(QMainWindow):
             still = f" ({self._model_path.name} stopped with the model process.)"
         else:
             still = f" (Still using {self._model_path.name}.)" if self._model_id and self._model_path else ""
-        self.show_error(f"Cannot load the model: {message}{still}", reload)
+        self.show_error(f"Cannot load the model: {message}{still}", reload, cause="model")
 
     def _on_worker_image_loaded(self, result) -> None:
         if result.image is not None:
@@ -813,7 +798,8 @@ class MainWindow(QMainWindow):
         current = result.path == self.current_path
         if not current:  # a neighbour computed ahead: fill in its count
             if row is not None:
-                self.image_list.model.set_count(row, len(apply_thresholds(result.candidates, self.thresholds())))
+                self.image_list.model.set_count(row, list_count(self.thresholds(), result.candidates,
+                                                                self.edits.entry(result.path)))
             return
         if result.request_id and result.request_id != self._latest_image_request:
             return
@@ -837,7 +823,8 @@ class MainWindow(QMainWindow):
             self.threshold_panel.set_image_counts("")  # not the previous image's TP/FP/missed
             self.timings_label.setText("")
             if self.banner.text() != message:  # the reader and the engine may both report it
-                self.show_error(message, self._reload_action())
+                reload = self._reload_action()  # the model process stopped: about the model, not this image
+                self.show_error(message, reload, cause="model" if reload else f"image:{path}")
 
     def _reload_action(self) -> tuple[str, Callable[[], object]] | None:
         """A "Reload model" button when the model process has stopped (a crash, or a stuck
@@ -1020,12 +1007,12 @@ class MainWindow(QMainWindow):
         return accepted
 
     def _find_ground_truth(self) -> None:
-        self._gt_cache.clear()
         self._gt_error_shown = False
         source = None
         if self._root is not None and self._paths:
             source = find_ground_truth(self._root, self._paths, self._gt_picked)
         self._gt_source = source
+        self._update_metric_paths()
         if source is None:
             where = f" in {self._gt_picked}" if self._gt_picked else " (labels/ beside images/, or .txt beside each image)"
             self.threshold_panel.set_ground_truth_text(f"Ground truth: none found{where}.", False)
@@ -1050,25 +1037,27 @@ class MainWindow(QMainWindow):
         self._gt_picked = Path(folder) if folder is not None else None
         self._find_ground_truth()
         if self._gt_picked is not None and self._gt_source is None:
-            self.show_error(f"No label file for these images in {folder}.")
+            self.show_error(f"No label file for these images in {folder}.", cause="ground-truth")
         self._stats = None
         self.request_folder_stats()
         self._refresh_detections()
 
-    def _ground_truth_for(self, path: Path, image_wh: tuple[int, int]) -> Detections | None:
-        key = str(path)
-        if key not in self._gt_cache:
-            try:
-                gt = self._gt_source.load(path, image_wh)
-            except ValueError as exc:
-                if not self._gt_error_shown:
-                    self._gt_error_shown = True
-                    self.show_error(f"Cannot read ground truth: {exc}")
-                gt = None
-            self._gt_cache[key] = Detections.empty() if gt is None else gt  # unlabelled: a negative
-            while len(self._gt_cache) > 256:
-                self._gt_cache.popitem(last=False)
-        return self._gt_cache[key]
+    def _ground_truth_for(self, path: Path, image_wh: tuple[int, int]) -> GroundTruth | None:
+        """This image's ground truth by the reader `eval` and the folder scan use (re-read when the
+        file changes on disk); None without a ground-truth source."""
+        source = self._gt_source
+        if source is None:
+            return None
+        num_classes = len(self._info.names) if self._info is not None else None
+        reader = self._gt_reader
+        if reader is None or reader.source != source or reader.num_classes != num_classes:
+            reader = self._gt_reader = GroundTruthReader(source, num_classes)
+        gt = reader.read(path, image_wh)
+        if not gt.scored and not self._gt_error_shown:
+            self._gt_error_shown = True
+            self.show_error(f"Cannot read ground truth, this image is left out of the metrics: {gt.error}",
+                            cause="ground-truth")
+        return gt
 
     @property
     def ground_truth(self):
@@ -1103,7 +1092,7 @@ class MainWindow(QMainWindow):
         if quick and self._stats is not None:
             lowest = min([t.conf] + [v for _, v in t.class_conf])
             floor = lowest if lowest >= QUICK_FLOOR_MIN else FLOOR_CONF
-        request = StatsRequest(next(self._ids), self._model_id, tuple(self._paths), self._gt_source,
+        request = StatsRequest(next(self._ids), self._model_id, self._metric_paths, self._gt_source,
                                t.iou, t.agnostic, t.max_det, len(self._info.names), floor=floor,
                                gt_generation=self._gt_generation)
         if self._stats is not None and self._stats.key == request.key:
@@ -1118,6 +1107,13 @@ class MainWindow(QMainWindow):
         self.threshold_panel.set_progress(0, len(self._paths))
         self.worker.submit_stats(request)
         return request.id
+
+    def _update_metric_paths(self) -> None:
+        """The images the folder metrics use: with ground truth, `x.png` beside `x.jpg` (one shared
+        `x.txt`) is left out, as `scriptlens eval` does (engine.label_pairs: the first one owns it)."""
+        source, paths = self._gt_source, self._paths
+        shared = images_sharing_a_label_file(paths, source.path_for) if source is not None else {}
+        self._metric_paths = tuple(p for p in paths if p not in shared)
 
     def _on_threshold_panel_score_folder_requested(self) -> None:
         self._score_big_folder = True
@@ -1159,10 +1155,11 @@ class MainWindow(QMainWindow):
         self.threshold_panel.set_scored(stats.scored, partial_floor=stats.floor if stats.floor > FLOOR_CONF else None)
         self._update_threshold_panel()
         self._update_review_keys()
-        if stats.bad_labels and not self._gt_error_shown:
+        if stats.unreadable_labels and not self._gt_error_shown:
             self._gt_error_shown = True
-            self.show_error(f"{len(stats.bad_labels)} label file(s) could not be read and count as empty: "
-                            f"{stats.bad_labels[0]}")
+            self.show_error(f"{len(stats.unreadable_labels)} label file(s) could not be read; their images are left "
+                            f"out of the metrics (as in scriptlens eval): {stats.unreadable_labels[0]}",
+                            cause="ground-truth")
         if stats.floor > FLOOR_CONF:
             self.request_folder_stats()  # the quick pass is in: now the curves below it
 
@@ -1192,10 +1189,12 @@ class MainWindow(QMainWindow):
             if score.has_gt:
                 disagree[i] = fp + fn
             edit = self.edits.entry(p)
-            if edit is not None:
-                model.set_count(i, len(edit[0]))  # an edited image shows its own boxes
-            elif t.classes is None:
-                model.set_count(i, k)
+            if edit is not None or t.classes is not None:  # the floor scores know neither
+                shown = list_count(t, self.cache.get(self._model_id, p), edit)
+                if shown is not None:
+                    model.set_count(i, shown)
+            else:
+                model.set_count(i, k)  # = list_count: greedy NMS above the threshold is exact at the floor
         self.review_proxy.set_keys(count, lowest, disagree, self._accepted_rows())
         if self._row >= 0:
             self.image_list.set_current_row(self._row)
@@ -1218,35 +1217,59 @@ class MainWindow(QMainWindow):
         else:
             self.session.set_class_conf(class_id, round(conf, 2))
 
+    def _profile_folder(self) -> str:
+        """Where the profile dialogs open: the last profile's folder, else home -- never the image
+        folder, which only an export writes to."""
+        return self.settings.get_str("last/profile_dir") or str(Path.home())
+
     def _on_threshold_panel_save_profile_requested(self) -> None:
         if self._info is None:
             self.show_error("Open a model before saving a thresholds profile.")
             return
-        start = str((self._root or Path.home()) / "thresholds.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save per-class thresholds", start, "JSON (*.json)")
+        start = str(Path(self._profile_folder()) / "thresholds.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save thresholds profile", start, "JSON (*.json)")
         if path:
             self.save_profile(Path(path))
 
     def save_profile(self, path: Path) -> None:
+        """Everything `load_profile` and `label --thresholds` restore: conf, iou, agnostic, max_det
+        and the per-class thresholds (by class name)."""
         t = self.thresholds()
         try:
-            self.threshold_panel.save_profile(path, t.conf, t.iou)
+            save_profile(Path(path), self._info.names, dict(t.class_conf), t.conf, t.iou,
+                         agnostic=t.agnostic, max_det=t.max_det)
         except (OSError, ScriptLensError) as exc:
-            self.show_error(f"Cannot save the profile: {exc}")
+            self.show_error(f"Cannot save the profile: {exc}", cause="profile")
             return
+        self.settings.set("last/profile_dir", str(Path(path).parent))
+        self.banner.clear("profile")
         self.statusBar().showMessage(f"Saved {path} (use: scriptlens label --thresholds {path})", 8000)
 
     def _on_threshold_panel_load_profile_requested(self) -> None:
         if self._info is None:
             self.show_error("Open a model before loading a thresholds profile.")
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Load per-class thresholds", str(self._root or Path.home()),
+        path, _ = QFileDialog.getOpenFileName(self, "Load thresholds profile", self._profile_folder(),
                                               "JSON (*.json);;All files (*)")
         if path:
-            try:
-                self.threshold_panel.load_profile(Path(path))
-            except ScriptLensError as exc:
-                self.show_error(str(exc))
+            self.load_profile(Path(path))
+
+    def load_profile(self, path: Path) -> bool:
+        """Apply everything the profile holds (what it leaves out stays as it is); the same reader
+        as `scriptlens label --thresholds` (engine.profile.read_profile)."""
+        try:
+            profile = read_profile(path)
+            class_conf = profile.class_conf_ids(self._info.names if self._info else ())
+        except ScriptLensError as exc:
+            self.show_error(str(exc), cause="profile")
+            return False
+        given = {k: v for k, v in (("conf", profile.conf), ("iou", profile.iou), ("agnostic", profile.agnostic),
+                                   ("max_det", profile.max_det)) if v is not None}
+        self.session.update_thresholds(class_conf=class_conf, **given)
+        self.settings.set("last/profile_dir", str(Path(path).parent))
+        self.banner.clear("profile")
+        self.statusBar().showMessage(f"Loaded {path}", 8000)
+        return True
 
     def _on_open_gt_triggered(self) -> None:
         start = str(self._gt_picked or self.labels_dir() or self._root or "")

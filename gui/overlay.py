@@ -165,13 +165,6 @@ class BoxItem(QGraphicsRectItem):
         return path
 
 
-def chip_text(name: str, confidence: float, show_name: bool, show_conf: bool) -> str:
-    parts = []
-    if show_name:
-        parts.append(name)
-    if show_conf:
-        parts.append(f"{confidence:.2f}")
-    return " ".join(parts)
 
 
 class Overlay:

@@ -59,10 +59,14 @@ class SidePanel(QWidget):
         self.iou_note.setStyleSheet("color: gray;")
         self.iou_note.setVisible(False)
         self.agnostic_box = QCheckBox("Class-agnostic NMS")
+        self.agnostic_box.setToolTip("On: a box suppresses overlapping boxes of ANY class (one label per object). "
+                                     "Off: only boxes of its own class, as the exporters' predictors do")
         self.max_det_spin = QSpinBox()
         self.max_det_spin.setRange(1, 30000)
         self.max_det_spin.setValue(300)
         self.max_det_spin.setKeyboardTracking(False)
+        self.max_det_spin.setToolTip("At most this many boxes per image, the most confident first (300 is the "
+                                     "exporters' default)")
         thr.addRow("Confidence", self.conf_slider)
         thr.addRow("IoU", self.iou_slider)
         thr.addRow(self.iou_note)
@@ -119,6 +123,7 @@ class SidePanel(QWidget):
         for key, label in self._info_labels.items():
             label.setText(rows.get(key, "—"))
         self._info_labels["File"].setToolTip(rows.get("FileTip", ""))
+        self._info_labels["Layout"].setToolTip(rows.get("LayoutTip", ""))
 
     def set_classes(self, names: tuple[str, ...] | list[str], checked: set[int] | None = None) -> None:
         self._names = tuple(names)

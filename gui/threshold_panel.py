@@ -18,7 +18,6 @@ write the small JSON profile of `engine.profile` that `scriptlens label --thresh
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine import curves
-from engine.profile import load_profile, save_profile
 
 from .plot_widget import PlotWidget, Series
 
@@ -248,16 +246,6 @@ class ThresholdPanel(QWidget):
 
     def set_image_counts(self, text: str) -> None:
         self.image_label.setText(text)
-
-    def save_profile(self, path: Path | str, conf: float | None = None, iou: float | None = None) -> None:
-        """Write the per-class thresholds (by class name) for `scriptlens label --thresholds`."""
-        save_profile(Path(path), self._names, self.class_conf(), conf, iou)
-
-    def load_profile(self, path: Path | str) -> dict[int, float]:
-        """Read a profile (raises ScriptLensError naming the problem) and tick its classes."""
-        table = load_profile(Path(path), self._names)
-        self.set_class_conf(table)
-        return table
 
     # ------------------------------------------------------------------ stats
     def set_scored(self, scored: curves.ScoredFolder | None, partial_floor: float | None = None) -> None:
