@@ -8,10 +8,14 @@ Latest-wins: there is ONE pending slot per kind of request, not a queue. Holding
 key through 1,000 images overwrites the image slot 1,000 times; the worker only ever sees
 the newest one. A request that became stale while its image was being read skips the model.
 
-The folder scan for the threshold panel (`submit_stats`, gui/folder_stats.py) is the
-lowest-priority slot: it scores ~50 ms of cached images or ONE uncached image per turn and puts
-the rest back, so image requests, prefetches and exports always get in between; a newer scan
-(other NMS settings) replaces it, `cancel_stats` drops it.
+The folder scan for the threshold panel (`submit_stats`) is the lowest-priority slot: each
+turn, `gui.folder_scorer.FolderScorer.step` scores ~50 ms of cached images or ONE uncached
+image, and the worker puts the request back, so image requests, prefetches and exports always
+get in between; a newer scan (other NMS settings) replaces it, `cancel_stats` drops it. The
+scorer is Qt-free: the worker only calls it and emits its progress and result.
+
+Decoding images for display alone is `gui.image_reader.ImageReader`'s job (the window's second
+thread); this worker still shows images it is asked for (`ImageRequest.want_image`).
 
 `engine.pipeline` (and so torch) is imported lazily inside the thread, on the first model
 load, so the window shows before torch is loaded.
@@ -24,23 +28,36 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from engine.batched_thresholds import select_batch
-from engine.detections import Detections
+from engine.candidates import Candidates
 from engine.errors import ScriptLensError
-from engine.ground_truth_reader import GroundTruthReader
-from engine.images import read_image
+from engine.prediction import Prediction, StageTimings
+from engine.run_errors import unexpected_failure
 from engine.thresholds import Thresholds, apply_thresholds
 
 from .candidate_cache import CandidateCache
-from .folder_stats import BatchSizer, FolderStats, StatsRequest, build_scored_folder, floor_thresholds, score_batch
+from .folder_scorer import FolderScorer
+from .folder_stats import FolderStats, StatsRequest
+from .image_reader import ImageReaderThread, ImageRequest, ImageResult, bgr_to_qimage, read_bgr
+
+if TYPE_CHECKING:
+    from engine.export import ExportOptions
+
+__all__ = [
+    "EngineThread", "EngineWorker", "ImageReaderThread", "bgr_to_qimage",
+    # requests (frozen snapshots with an id) and what comes back
+    "LoadModelRequest", "ImageRequest", "PrefetchRequest", "ExportRequest", "StatsRequest",
+    "ImageResult", "PredictionResult", "FolderStats",
+]
+
+# `engine.pipeline.Detector.load` or a function with its signature (tests pass a subclass's)
+DetectorLoader = Callable[..., object]
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -52,15 +69,6 @@ class LoadModelRequest:
     names: tuple[str, ...] | None = None
     anchors: tuple[tuple[float, ...], ...] | None = None
     half: bool = False
-
-
-@dataclass(frozen=True)
-class ImageRequest:
-    id: int
-    path: Path
-    model_id: int  # 0: no model, just show the image
-    want_image: bool = True
-    want_prediction: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,18 +87,10 @@ class ExportRequest:
     out_root: Path
     names: tuple[str, ...]
     thresholds: Thresholds
-    options: object  # engine.export.ExportOptions
+    options: "ExportOptions"
     cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
     # hand-edited images: path -> (Detections, (w, h)); written as they are, thresholds ignored
     edits: dict = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class ImageResult:
-    request_id: int
-    path: Path
-    image: QImage | None  # None when the caller already had it
-    read_ms: float
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,9 @@ class PredictionResult:
     request_id: int  # 0 for prefetch results
     path: Path
     model_id: int
-    candidates: object  # engine.candidates.Candidates
-    timings: object  # engine.pipeline.StageTimings
+    candidates: Candidates
+    timings: StageTimings | None  # None: from the cache, the model did not run for it
     image: QImage | None = None  # prefetch results carry the image too
-
-
-def bgr_to_qimage(image: np.ndarray) -> QImage:
-    """A QImage that owns its pixels (safe to hand to another thread)."""
-    image = np.ascontiguousarray(image)
-    h, w = image.shape[:2]
-    return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_BGR888).copy()
 
 
 class EngineWorker(QObject):
@@ -122,14 +115,19 @@ class EngineWorker(QObject):
     exportFailed = Signal(int, str)
     statsProgress = Signal(int, int, int)  # request id, images scored, total
     statsReady = Signal(object)  # FolderStats
+    statsFailed = Signal(int, str)  # request id, message: the scan ended without a result (a bug)
     _wake = Signal()
 
-    def __init__(self, cache: CandidateCache, backend_loader=None) -> None:
-        """`backend_loader`: how models load (`engine.pipeline.BackendLoader`); None loads them
-        in this process. The app passes its model process's loader (`engine.forward_process`)."""
+    STATS_SLICE_S = 0.05  # a folder-scan turn: about this long (plus at most one model run)
+
+    def __init__(self, cache: CandidateCache, backend_loader=None, detector_loader: DetectorLoader | None = None) -> None:
+        """`backend_loader`: how models load (`engine.model_loader.BackendLoader`); None loads them
+        in this process. The app passes its model process's loader (`engine.forward_process`).
+        `detector_loader`: what loads a detector, `engine.pipeline.Detector.load` by default."""
         super().__init__()
         self._cache = cache
         self._backend_loader = backend_loader
+        self._detector_loader = detector_loader
         self._lock = threading.Lock()
         self._slots: dict[str, object] = {}
         self._wake_pending = False
@@ -137,16 +135,7 @@ class EngineWorker(QObject):
         self._detector = None
         self._model_id = 0
         self._export: ExportRequest | None = None
-        # folder scan: per-image scores at the candidate floor for ONE set of NMS settings
-        # (tiny, so a plain dict, not the LRU); cleared when the settings or the model change
-        self._floor_key: tuple | None = None
-        self._stats_batch = BatchSizer()
-        self._floor: dict[str, object] = {}
-        self._floor_failed: set[str] = set()
-        self._floor_unreadable: dict[str, str] = {}  # image -> its label file's error (left out)
-        # label files, parsed once per file version (not once per NMS change): one reader per
-        # (source, class count), re-reading a file when its mtime or size changes
-        self._gt_reader: GroundTruthReader | None = None
+        self._scorer = FolderScorer(cache, should_pause=self.has_pending_image)
         self.model_calls = 0  # how many times the model ran (tests count these)
         self._busy = False
         self._wake.connect(self._on_wake)
@@ -226,6 +215,12 @@ class EngineWorker(QObject):
             self._busy = False
             return None, None
 
+    def _requeue(self, kind: str, request) -> None:
+        """Put an unfinished request back, unless a newer one of its kind came in meanwhile."""
+        with self._lock:
+            if kind not in self._slots and not self._stopping and not request.cancel_event.is_set():
+                self._slots[kind] = request
+
     @Slot()
     def _on_wake(self) -> None:
         while True:
@@ -243,16 +238,21 @@ class EngineWorker(QObject):
                     self.exportFailed.emit(request.id, message)
                 elif kind == "image":
                     self.imageFailed.emit(request.id, request.path, message)
+                elif kind == "stats":
+                    self.statsFailed.emit(request.id, message)
 
     def _handle_load(self, req: LoadModelRequest) -> None:
         self.modelLoading.emit(req.id, "Loading PyTorch…", 5)
         t0 = time.perf_counter()
-        from engine import pipeline  # lazily: in-process loading imports torch from here
+        load = self._detector_loader
+        if load is None:
+            from engine import pipeline  # lazily: in-process loading imports torch from here
 
-        log.info("engine.pipeline imported in %.0f ms", (time.perf_counter() - t0) * 1e3)
+            log.info("engine.pipeline imported in %.0f ms", (time.perf_counter() - t0) * 1e3)
+            load = pipeline.Detector.load
         self.modelLoading.emit(req.id, f"Loading {req.path.name}…", 40)
         try:
-            detector = pipeline.Detector.load(
+            detector = load(
                 req.path, device=req.device, half=req.half, imgsz=req.imgsz, names=req.names, anchors=req.anchors,
                 backend_loader=self._backend_loader,
             )
@@ -264,19 +264,24 @@ class EngineWorker(QObject):
         self.modelLoading.emit(req.id, "Model ready", 100)
         self.modelLoaded.emit(req.id, detector.info)
 
-    def _read(self, path: Path) -> tuple[np.ndarray, float]:
-        t0 = time.perf_counter()
-        image = read_image(path)
-        return image, (time.perf_counter() - t0) * 1e3
-
-    def _predict(self, image: np.ndarray, read_ms: float):
-        prediction = self._detector.predict(image, read_ms=read_ms)
+    # ---- running the model: every caller gets a ScriptLensError for a failed image --------
+    def _predict(self, image, read_ms: float) -> Prediction:
+        try:
+            prediction = self._detector.predict(image, read_ms=read_ms)
+        except Exception as exc:  # ScriptLensError already; anything else is a bug, this image's only
+            raise unexpected_failure(exc) from None
         self.model_calls += 1
-        return prediction.candidates, prediction.timings
+        return prediction
+
+    def _predict_path(self, path: Path) -> Prediction:
+        """What the folder scan runs on an uncached image (the scorer catches any failure)."""
+        prediction = self._detector.predict_path(path)
+        self.model_calls += 1
+        return prediction
 
     def _handle_image(self, req: ImageRequest) -> None:
         try:
-            image, read_ms = self._read(req.path)
+            image, read_ms = read_bgr(req.path)
         except ScriptLensError as exc:
             self.imageFailed.emit(req.id, req.path, str(exc))
             return
@@ -291,11 +296,11 @@ class EngineWorker(QObject):
             self.predicted.emit(PredictionResult(req.id, req.path, req.model_id, cached, None))
             return
         try:
-            candidates, timings = self._predict(image, read_ms)
+            prediction = self._predict(image, read_ms)
         except ScriptLensError as exc:
             self.imageFailed.emit(req.id, req.path, str(exc))
             return
-        self.predicted.emit(PredictionResult(req.id, req.path, req.model_id, candidates, timings))
+        self.predicted.emit(PredictionResult(req.id, req.path, req.model_id, prediction.candidates, prediction.timings))
 
     def _handle_prefetch(self, req: PrefetchRequest) -> None:
         if self._detector is None or req.model_id != self._model_id:
@@ -303,95 +308,34 @@ class EngineWorker(QObject):
         path = req.paths[0]
         cached = self._cache.get(req.model_id, path)
         try:
-            image, read_ms = self._read(path)
+            image, read_ms = read_bgr(path)
             if cached is not None:  # scored by the folder scan already: the window wants the picture
                 self.predicted.emit(PredictionResult(0, path, req.model_id, cached, None, bgr_to_qimage(image)))
                 return
-            candidates, timings = self._predict(image, read_ms)
+            prediction = self._predict(image, read_ms)
         except ScriptLensError as exc:
             log.info("prefetch of %s failed: %s", path, exc)
             return
-        self._cache.put(req.model_id, path, candidates)
-        self.predicted.emit(PredictionResult(0, path, req.model_id, candidates, timings, bgr_to_qimage(image)))
+        self._cache.put(req.model_id, path, prediction.candidates)
+        self.predicted.emit(PredictionResult(0, path, req.model_id, prediction.candidates, prediction.timings,
+                                             bgr_to_qimage(image)))
 
     def _handle_stats(self, req: StatsRequest) -> None:
-        """Score images from `req.start` for about 50 ms (at most ONE model run), then put the
-        rest back in the slot, so image requests and prefetches get in between slices and the
-        window stays responsive while an uncached folder is scanned in the background."""
+        """One turn of the folder scan (`FolderScorer.step`): about STATS_SLICE_S of scoring, at
+        most ONE model run, then the request goes back in its slot, so image requests and
+        prefetches get in between and the window stays responsive while a folder is scanned."""
         if self._detector is None or req.model_id != self._model_id or req.cancel_event.is_set():
             return
-        if req.key != self._floor_key:
-            self._floor_key, self._floor = req.key, {}
-            self._stats_batch.reset()
-            self._floor_failed, self._floor_unreadable = set(), {}
-        t = floor_thresholds(req.iou, req.agnostic, req.max_det, req.floor)
-        deadline = time.perf_counter() + 0.05
-        i, ran_model = req.start, False
-        # cached images are scored in batches (engine.batched_*): per image, NMS and matching
-        # on a dozen boxes are mostly numpy call overhead
-        pending: list[tuple[str, object, Detections | None]] = []
-
-        def flush() -> None:
-            if pending:
-                started = time.perf_counter()
-                floors = select_batch([c for _, c, _ in pending], t)
-                for (key, _, _), score in zip(pending, score_batch(floors, [g for _, _, g in pending])):
-                    self._floor[key] = score
-                self._stats_batch.update(time.perf_counter() - started, len(pending))
-                pending.clear()
-
-        while i < len(req.paths):
-            path = req.paths[i]
-            key = str(path)
-            if key not in self._floor and key not in self._floor_failed and key not in self._floor_unreadable:
-                candidates = self._cache.get(req.model_id, path)
-                if candidates is None:
-                    if ran_model or self.has_pending_image():
-                        break
-                    ran_model = True
-                    try:
-                        image, read_ms = self._read(path)
-                        candidates, timings = self._predict(image, read_ms)
-                    except ScriptLensError as exc:
-                        log.info("folder scan: %s failed: %s", path, exc)
-                        self._floor_failed.add(key)
-                        i += 1
-                        continue
-                    self._cache.put(req.model_id, path, candidates)
-                    self.predicted.emit(PredictionResult(0, path, req.model_id, candidates, timings))
-                gt = None
-                if req.gt_source is not None:
-                    h, w = candidates.geometry.source_hw
-                    read = self._ground_truth_reader(req).read(path, (w, h))
-                    if not read.scored:  # left out, as in `scriptlens eval`
-                        self._floor_unreadable[key] = read.error
-                        i += 1
-                        continue
-                    gt = read.detections  # no label file: empty, a negative
-                pending.append((key, candidates, gt))
-                if len(pending) >= self._stats_batch.size:
-                    flush()
-            i += 1
-            if time.perf_counter() > deadline:
-                break
-        flush()
-        self.statsProgress.emit(req.id, i, len(req.paths))
-        if i < len(req.paths):
-            with self._lock:
-                if "stats" not in self._slots and not self._stopping and not req.cancel_event.is_set():
-                    self._slots["stats"] = replace(req, start=i)
-            return
-        images = {str(p): self._floor[str(p)] for p in req.paths if str(p) in self._floor}
-        scored = build_scored_folder(list(images.values()), req.num_classes, req.gt_source is not None)
-        unreadable = tuple(self._floor_unreadable[str(p)] for p in req.paths if str(p) in self._floor_unreadable)
-        self.statsReady.emit(FolderStats(req.id, req.key, scored, images, len(self._floor_failed),
-                                         unreadable, req.floor))
-
-    def _ground_truth_reader(self, req: StatsRequest) -> GroundTruthReader:
-        reader = self._gt_reader
-        if reader is None or reader.source != req.gt_source or reader.num_classes != req.num_classes:
-            reader = self._gt_reader = GroundTruthReader(req.gt_source, req.num_classes)
-        return reader
+        if self._scorer.request is not req:  # a new scan (a re-queued one is the same object)
+            self._scorer.start(req, self._predict_path)
+        step = self._scorer.step(time.perf_counter() + self.STATS_SLICE_S)
+        for p in step.predicted:
+            self.predicted.emit(PredictionResult(0, p.path, req.model_id, p.candidates, p.timings))
+        self.statsProgress.emit(req.id, step.done, step.total)
+        if step.stats is None:
+            self._requeue("stats", req)
+        else:
+            self.statsReady.emit(step.stats)
 
     def _handle_export(self, req: ExportRequest) -> None:
         from engine.export import export_labels
@@ -438,8 +382,8 @@ class EngineWorker(QObject):
             candidates = self._cache.get(req.model_id, path)
             if candidates is None:
                 try:
-                    image, read_ms = self._read(path)
-                    candidates, _ = self._predict(image, read_ms)
+                    image, read_ms = read_bgr(path)
+                    candidates = self._predict(image, read_ms).candidates
                 except ScriptLensError as exc:
                     yield path, exc, None
                     continue
@@ -451,13 +395,15 @@ class EngineWorker(QObject):
 class EngineThread:
     """Owns the QThread and the worker; `close()` stops both (waits for the current step).
 
-    The window runs two: the engine (model, inference, export) and an image reader that only
-    decodes images for display, so pictures show while torch is still loading."""
+    The window runs two threads: this engine (model, inference, export, folder scan) and an
+    image reader that only decodes images for display (`gui.image_reader.ImageReaderThread`,
+    the same shape), so pictures show while torch is still loading."""
 
-    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", backend_loader=None) -> None:
+    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", backend_loader=None,
+                 detector_loader: DetectorLoader | None = None) -> None:
         self.thread = QThread()
         self.thread.setObjectName(name)
-        self.worker = EngineWorker(cache, backend_loader)
+        self.worker = EngineWorker(cache, backend_loader, detector_loader)
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
