@@ -238,3 +238,25 @@ def test_the_worker_scan_completes_when_predict_raises_on_one_image(qtbot, tiny_
         assert engine.worker.model_calls == 4
     finally:
         engine.close()
+
+
+def test_a_scan_that_cannot_finish_says_so_instead_of_stalling(qtbot, tiny_model, tmp_path, monkeypatch):
+    import gui.folder_scorer as fs
+    from gui.worker import EngineThread, LoadModelRequest
+    from gui_test_data import make_images
+
+    def broken(*args, **kwargs):
+        raise ValueError("simulated bug while building the result")
+
+    monkeypatch.setattr(fs, "build_scored_folder", broken)
+    paths = tuple(make_images(tmp_path / "imgs", 2))
+    engine = EngineThread(CandidateCache())
+    try:
+        with qtbot.waitSignal(engine.worker.modelLoaded, timeout=60000):
+            engine.worker.submit_load(LoadModelRequest(1, tiny_model, device="cpu"))
+        with qtbot.waitSignal(engine.worker.statsFailed, timeout=60000) as failed:
+            engine.worker.submit_stats(_request(paths, None, request_id=5))
+        assert failed.args[0] == 5 and "Internal error" in failed.args[1]
+        qtbot.waitUntil(engine.worker.is_idle, timeout=10000)
+    finally:
+        engine.close()
