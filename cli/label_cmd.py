@@ -15,7 +15,8 @@ from engine.label_pairs import images_sharing_a_label_file, shared_label_message
 from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
-from .common import add_model_options, load_detector, max_det, unit_float
+from .common import add_model_options, load_detector
+from .threshold_flags import add_threshold_flags, resolve_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, help="TorchScript model file")
     p.add_argument("--images", required=True, help="image folder (searched recursively)")
     p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders)")
-    p.add_argument("--conf", type=unit_float, default=0.25, help="confidence threshold (default 0.25)")
-    p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
-    p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
-    p.add_argument("--max-det", type=max_det, default=300, help="at most this many boxes per image (default 300)")
     p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
     p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")
     p.add_argument("--on-existing", choices=[e.value for e in OnExisting], default="skip",
@@ -37,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="with --on-existing overwrite: replace label files that no ScriptLens run wrote "
                         "(hand-made labels); refused without it")
-    p.add_argument("--thresholds", default=None, help="per-class confidence profile (JSON) from the GUI")
+    add_threshold_flags(p)
     p.add_argument("--json", dest="json_out", default=None, help="also write every detection (original pixels) to this JSON file")
     add_model_options(p)
     p.set_defaults(run=run)
@@ -54,10 +51,11 @@ def class_tokens(values: list[str] | None) -> list[str] | None:
 
 
 def resolve_classes(tokens: list[str] | None, names: tuple[str, ...]) -> tuple[int, ...] | None:
-    """Class ids for `class_tokens` (names case-insensitive)."""
+    """Class ids for `class_tokens`; names by `engine.profile.class_index`, the profiles' rule."""
+    from engine.profile import class_index
+
     if tokens is None:
         return None
-    lookup = {n.lower(): i for i, n in enumerate(names)}
     out = []
     for token in tokens:
         if token.isdigit():
@@ -67,8 +65,8 @@ def resolve_classes(tokens: list[str] | None, names: tuple[str, ...]) -> tuple[i
                 raise UsageError(f"unknown class id {token}: the model has {len(names)} classes "
                                  f"(0-{len(names) - 1}: {', '.join(names)})")
             out.append(int(token))
-        elif token.lower() in lookup:
-            out.append(lookup[token.lower()])
+        elif (index := class_index(token, names)) is not None:
+            out.append(index)
         else:
             raise UsageError(f"unknown class {token!r}; the model's classes are: {', '.join(names)}")
     return tuple(out)
@@ -93,9 +91,16 @@ def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExis
     return None
 
 
+def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) -> dict:
+    """The run manifest (engine.manifest) with the effective thresholds and the profile read."""
+    manifest = build_manifest(info, thresholds, images_root)
+    return {**manifest, "thresholds_profile": str(profile_path)} if profile_path else manifest
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.images import list_images
-    from engine.thresholds import Thresholds, apply_thresholds
+    from engine.profile import read_profile
+    from engine.thresholds import apply_thresholds
 
     from .progress import progress_bar
 
@@ -111,20 +116,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
         return 1
     tokens = class_tokens(args.classes)
+    profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
     refusal = check_output(Path(args.out), paths, images_root, OnExisting(args.on_existing), args.force)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
     det = load_detector(args)  # ScriptLensError -> exit 3 in main
     names = det.info.names
-    class_conf = ()
-    if args.thresholds:
-        from engine.profile import load_profile
-
-        profile = load_profile(args.thresholds, names)
-        class_conf = tuple(profile.items())
-    thresholds = Thresholds(conf=args.conf, iou=args.iou, classes=resolve_classes(tokens, names),
-                            agnostic=args.agnostic, max_det=args.max_det, class_conf=class_conf)
+    resolved = resolve_thresholds(args, profile, names, resolve_classes(tokens, names))
+    thresholds = resolved.thresholds
+    print(resolved.line(names))
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty,
                             on_existing=OnExisting(args.on_existing))
     records: dict[str, list] | None = {} if args.json_out else None
@@ -167,13 +168,13 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(total=len(paths)) as bar:
         summary = export_labels(items(), images_root, out, names, options,
                                 progress=lambda done, total: bar.update(1), total=len(paths),
-                                manifest=build_manifest(det.info, thresholds, images_root), paths=paths)
+                                manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
     for path, message in summary.failed:
         if path not in reported:  # from the writing step (cannot write...)
             print(f"error: {message}", file=sys.stderr)
     if records is not None:
-        payload = {"model": str(det.info.path), "settings": {"conf": args.conf, "iou": args.iou, "max_det": args.max_det,
-                   "agnostic": args.agnostic, "classes": thresholds.classes, "imgsz": list(det.info.input_hw)},
+        payload = {"model": str(det.info.path), "settings": {"conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
+                   "agnostic": thresholds.agnostic, "classes": thresholds.classes, "imgsz": list(det.info.input_hw)},
                    "names": list(names), "detections": records}
         write_text_atomic(Path(args.json_out), json.dumps(payload, indent=1))
     print(summary.line())
