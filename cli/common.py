@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 
 def parse_imgsz(text: str) -> tuple[int, int]:
@@ -54,3 +55,34 @@ def load_detector(args):
 
     names = read_names_file(args.names) if getattr(args, "names", None) else None
     return Detector.load(args.model, device=args.device, half=args.half, imgsz=args.imgsz, names=names)
+
+
+IMAGES_HELP = "image folder (searched recursively) or one image file"
+
+
+class InputNotFound(Exception):
+    """--images names nothing usable (the CLI says it in one line and exits 1)."""
+
+
+def find_images(text: str) -> tuple[Path, list[Path]]:
+    """--images as (root, images): a folder and the images under it, or one image file and its
+    folder. Raises InputNotFound saying what the path is when it holds no image to run."""
+    from engine.images import IMAGE_EXTENSIONS, list_images
+
+    path = Path(text)
+    if path.is_dir():
+        images = list_images(path)
+        if not images:
+            raise InputNotFound(f"no images ({_extensions(IMAGE_EXTENSIONS)}) under {path}")
+        return path, images
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
+            raise InputNotFound(f"--images {path} is {kind}, not an image: give an image "
+                                f"({_extensions(IMAGE_EXTENSIONS)}) or a folder of images")
+        return path.parent, [path]
+    raise InputNotFound(f"--images not found: {path}")
+
+
+def _extensions(extensions) -> str:
+    return ", ".join(sorted(e.lstrip(".") for e in extensions))

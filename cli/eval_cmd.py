@@ -1,6 +1,6 @@
 """`scriptlens eval`: score a model against YOLO ground-truth labels.
 
-    scriptlens eval --model M --images DIR --labels DIR [--conf 0.25] [--iou 0.45] [--json FILE]
+    scriptlens eval --model M --images DIR|IMAGE --labels DIR [--conf 0.25] [--iou 0.45] [--json FILE]
 
 Runs the same engine as `label` (letterbox, decode, NMS at ``--iou``). AP needs the whole
 precision-recall curve, so NMS runs on the candidates above a low floor (0.001, like the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 
-from .common import add_model_options, load_detector, max_det, unit_float
+from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, max_det, unit_float
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ REPORT_MAX = 20  # file lines per kind of problem in the printed summary (--json
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="precision, recall, F1 and mAP of a model against YOLO labels")
     p.add_argument("--model", required=True, help="TorchScript model file")
-    p.add_argument("--images", required=True, help="image folder (searched recursively)")
+    p.add_argument("--images", required=True, help=IMAGES_HELP)
     p.add_argument("--labels", required=True, help="YOLO label folder mirroring --images (a/b.jpg -> a/b.txt)")
     p.add_argument("--conf", type=unit_float, default=0.25, help="confidence for precision/recall/F1 (default 0.25)")
     p.add_argument("--iou", type=unit_float, default=0.45, help="NMS IoU threshold (default 0.45)")
@@ -120,18 +120,17 @@ def format_table(result, names: tuple[str, ...]) -> str:
 def run(args: argparse.Namespace) -> int:
     from engine.ground_truth import GroundTruthSource
     from engine.ground_truth_reader import GroundTruthReader
-    from engine.images import list_images
     from engine.labels import write_text_atomic
     from engine.metrics import evaluate
 
-    images_root, labels_root = Path(args.images), Path(args.labels)
-    for what, folder in (("image", images_root), ("label", labels_root)):
-        if not folder.is_dir():
-            print(f"error: {what} folder not found: {folder}", file=sys.stderr)
-            return 1
-    paths = list_images(images_root)
-    if not paths:
-        print(f"error: no images under {images_root}", file=sys.stderr)
+    labels_root = Path(args.labels)
+    try:
+        images_root, paths = find_images(args.images)
+    except InputNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not labels_root.is_dir():
+        print(f"error: label folder not found: {labels_root}", file=sys.stderr)
         return 1
     source = GroundTruthSource(images_root, labels_root)
     shared = shared_label_entries(paths, source)

@@ -15,16 +15,16 @@ from engine.label_pairs import images_sharing_a_label_file, shared_label_message
 from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
-from .common import add_model_options, load_detector
+from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("label", help="write YOLO label files for every image in a folder")
+    p = sub.add_parser("label", help="write YOLO label files for every image in a folder (or for one image)")
     p.add_argument("--model", required=True, help="TorchScript model file")
-    p.add_argument("--images", required=True, help="image folder (searched recursively)")
+    p.add_argument("--images", required=True, help=IMAGES_HELP)
     p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders)")
     p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
     p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
@@ -98,22 +98,18 @@ def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.images import list_images
     from engine.profile import read_profile
     from engine.thresholds import apply_thresholds
 
     from .progress import progress_bar
 
-    images_root = Path(args.images)
-    if not images_root.is_dir():
-        print(f"error: image folder not found: {images_root}", file=sys.stderr)
+    try:
+        images_root, paths = find_images(args.images)
+    except InputNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json_out and Path(args.json_out).is_dir():
         print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
-        return 1
-    paths = list_images(images_root)
-    if not paths:
-        print(f"error: no images (jpg, jpeg, png, bmp, tif, tiff, webp) under {images_root}", file=sys.stderr)
         return 1
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads

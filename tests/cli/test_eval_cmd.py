@@ -80,4 +80,4 @@ def test_missing_labels_count_as_negatives(shapes_set, decoded_run):
 def test_missing_folder_is_an_error(tmp_path, capsys):
     rc = main(["eval", "--model", str(DECODED), "--images", str(tmp_path / "nope"), "--labels", str(tmp_path)])
     assert rc == 1
-    assert "image folder not found" in capsys.readouterr().err
+    assert "--images not found" in capsys.readouterr().err
