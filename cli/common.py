@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -86,3 +87,21 @@ def find_images(text: str) -> tuple[Path, list[Path]]:
 
 def _extensions(extensions) -> str:
     return ", ".join(sorted(e.lstrip(".") for e in extensions))
+
+
+def skipped_line(path: Path, message: str) -> str:
+    """The one line for an image that gets no label file / no score, in label and eval alike:
+    `skipped: <path>: <reason>` (engine messages often start with the path already)."""
+    return f"skipped: {message if message.startswith(str(path)) else f'{path}: {message}'}"
+
+
+def quiet_opencv() -> None:
+    """Keep OpenCV's own warnings (`[ WARN:0@6.6] global grfmt_png.cpp:855 read_chunk ...`) out
+    of our output: they repeat, in OpenCV's words, what the `skipped:` line says. Its errors
+    still show; an OPENCV_LOG_LEVEL set by the user wins."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    os.environ["OPENCV_LOG_LEVEL"] = "ERROR"  # read at start-up by processes we start
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # this process: cv2 is loaded

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 
-from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, max_det, unit_float
+from .common import (IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, max_det, quiet_opencv,
+                     skipped_line, unit_float)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def collect_pairs(det, paths: list[Path], reader, iou: float, max_det: int):
     def pairs():
         for path, result in det.predict_paths(paths):
             if isinstance(result, ScriptLensError):
-                print(f"skipped {path}: {result}", file=sys.stderr)
+                print(skipped_line(path, str(result)), file=sys.stderr)
                 stats["failed"] += 1
                 continue
             h, w = result.candidates.geometry.source_hw
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.labels import write_text_atomic
     from engine.metrics import evaluate
 
+    quiet_opencv()
     labels_root = Path(args.labels)
     try:
         images_root, paths = find_images(args.images)

@@ -8,14 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from engine.errors import ScriptLensError, UsageError
+from engine.errors import UsageError
 from engine.export import ExportOptions, export_labels
 from engine.label_guard import assess_export_target
-from engine.label_pairs import images_sharing_a_label_file, shared_label_message
-from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
+from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
-from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector
+from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, quiet_opencv, skipped_line
+from .label_items import LabelItems
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,10 @@ def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) 
 
 def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
-    from engine.thresholds import apply_thresholds
 
     from .progress import progress_bar
 
+    quiet_opencv()
     try:
         images_root, paths = find_images(args.images)
     except InputNotFound as exc:
@@ -111,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json_out and Path(args.json_out).is_dir():
         print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
         return 1
+    out, policy = Path(args.out), OnExisting(args.on_existing)
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
-    refusal = check_output(Path(args.out), paths, images_root, OnExisting(args.on_existing), args.force)
+    refusal = check_output(out, paths, images_root, policy, args.force)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
@@ -122,57 +123,60 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_thresholds(args, profile, names, resolve_classes(tokens, names))
     thresholds = resolved.thresholds
     print(resolved.line(names))
-    options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty,
-                            on_existing=OnExisting(args.on_existing))
-    records: dict[str, list] | None = {} if args.json_out else None
+    options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy)
     # temp files left by an earlier run that was killed mid-write (engine.labels)
-    stale = remove_stale_temps(Path(args.out))
+    stale = remove_stale_temps(out)
     if stale:
-        log.info("removed %d stale temp file(s) under %s", stale, args.out)
-
-    out = Path(args.out)
-    # images whose label file an earlier image owns (engine.label_pairs): reported, not run
-    shared = images_sharing_a_label_file(paths, lambda p: label_path_for(p, images_root, out))
-    reported: set[Path] = set()  # images whose line was printed as it happened
-
-    def skip(path: Path, message: str) -> None:
-        reported.add(path)
-        bar.write(f"skipped: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
-
-    def items():
-        results = det.predict_paths([p for p in paths if p not in shared])
-        for path in paths:
-            if path in shared:
-                message = shared_label_message(path, shared[path], label_path_for(path, images_root, out), "not labelled")
-                skip(path, message)
-                yield path, ScriptLensError(message), (0, 0)
-                continue
-            _, result = next(results)
-            if isinstance(result, ScriptLensError):
-                skip(path, str(result))
-                yield path, result, (0, 0)
-                continue
-            dets = apply_thresholds(result.candidates, thresholds)
-            h, w = result.candidates.geometry.source_hw
-            if records is not None:
-                records[str(path.relative_to(images_root))] = [
-                    {"xyxy": [round(float(v), 3) for v in box], "conf": round(float(c), 6), "class_id": int(k), "class_name": names[k] if k < len(names) else str(k)}
-                    for box, c, k in zip(dets.xyxy.tolist(), dets.confidence, dets.class_id)
-                ]
-            yield path, dets, (w, h)
-
+        log.info("removed %d stale temp file(s) under %s", stale, out)
     with progress_bar(total=len(paths)) as bar:
-        summary = export_labels(items(), images_root, out, names, options,
+        items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
+                           records={} if args.json_out else None)
+        summary = export_labels(items, images_root, out, names, options,
                                 progress=lambda done, total: bar.update(1), total=len(paths),
                                 manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
-    for path, message in summary.failed:
-        if path not in reported:  # from the writing step (cannot write...)
-            print(f"error: {message}", file=sys.stderr)
-    if records is not None:
-        payload = {"model": str(det.info.path), "settings": {"conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
-                   "agnostic": thresholds.agnostic, "classes": thresholds.classes, "imgsz": list(det.info.input_hw)},
-                   "names": list(names), "detections": records}
-        write_text_atomic(Path(args.json_out), json.dumps(payload, indent=1))
+    report_failures(summary, items.reported, paths)
+    if items.records is not None:
+        write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
     print(summary.line())
+    why = nothing_written(summary, policy, options.empty_files)
+    if why:
+        print(why)
     processed = summary.images - len(summary.failed)
     return 0 if processed > 0 else 1
+
+
+def report_failures(summary, printed: set[Path], images: list[Path]) -> None:
+    """What went wrong while writing (a label file that cannot be written...), one line each:
+    an image's in the words every image gets (`skipped:`), the folder's (classes.txt, the
+    manifest) as an error."""
+    images = set(images)
+    for path, message in summary.failed:
+        if path not in printed:
+            own = path in images and message != summary.stopped
+            print(skipped_line(path, message) if own else f"error: {message}", file=sys.stderr)
+
+
+def nothing_written(summary, policy: OnExisting, empty_files: bool) -> str | None:
+    """Why a run wrote no label file, when it wrote none but did look at images."""
+    if summary.written + summary.backed_up or not summary.images or summary.stopped:
+        return None  # (a stopped run said why in its error line)
+    n, reasons = summary.images, []
+    if summary.skipped:
+        every = "all " if summary.skipped == n else ""
+        reasons.append(f"{every}{summary.skipped} label files exist (--on-existing {policy.value}); "
+                       "use --on-existing backup|overwrite to replace them")
+    if summary.unchanged:
+        reasons.append(f"{'all ' if summary.unchanged == n else ''}{summary.unchanged} label files already hold these labels")
+    if summary.empty and not empty_files:
+        reasons.append(f"{summary.empty} images have no detections (--no-empty writes no file for them)")
+    if summary.failed:
+        reasons.append(f"{len(summary.failed)} images were skipped (see above)")
+    return "0 written: " + "; ".join(reasons) if reasons else None
+
+
+def write_detections_json(path: Path, info, thresholds, records: dict[str, list]) -> None:
+    """--json: every detection in original pixels, with the settings that produced them."""
+    payload = {"model": str(info.path), "settings": {"conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
+               "agnostic": thresholds.agnostic, "classes": thresholds.classes, "imgsz": list(info.input_hw)},
+               "names": list(info.names), "detections": records}
+    write_text_atomic(path, json.dumps(payload, indent=1))

@@ -41,6 +41,7 @@ class ExportSummary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
+    stopped: str = ""  # why the export stopped before the last image: the folder cannot be written
 
     def line(self) -> str:
         rate = self.images / self.seconds if self.seconds > 0 else 0.0
@@ -101,6 +102,7 @@ def export_labels(
                 except LabelWriteError as exc:
                     summary.failed.append((Path(image_path), str(exc)))
                     if not out_root.exists() or not _writable(out_root):
+                        summary.stopped = str(exc)
                         break  # the whole folder is unusable: one message, not one per image
                 else:
                     summary.empty += len(result) == 0
