@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar, QScrollArea, QSplitter, QStyle,
@@ -56,7 +56,7 @@ from .settings import Settings
 from .side_panel import SidePanel
 from .threshold_binding import ThresholdBinding
 from .threshold_panel import ThresholdPanel
-from .worker import EngineThread, ExportRequest, ImageRequest, LoadModelRequest, PrefetchRequest
+from .worker import EngineThread, ExportRequest, ImageReaderThread, ImageRequest, LoadModelRequest, PrefetchRequest
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ STATS_DEBOUNCE_MS = 250  # IoU / agnostic / max-det: rescore the folder this lon
 REVIEW_DEBOUNCE_MS = 150  # review-queue keys after a confidence change
 QUICK_FLOOR_MIN = 0.05  # below this a quick pass saves little: go straight to the full floor
 STUCK_MODEL_S = 1.0  # opening another model stops a model process busy this long on one image
+LEFT_WIDTH, SIDE_WIDTH = 280, 300  # the image list's and side panel's widths when the window has room
+DOCK_SHARE = 0.36  # the threshold dock's largest share of the window height after a resize
 AUTO_SCORE_MAX = 5000  # bigger folders are scored when asked (Score folder): hours of CPU otherwise
 
 
@@ -84,7 +86,7 @@ class MainWindow(QMainWindow):
         self.engine = EngineThread(self.cache, backend_loader=model_process.load_backend if model_process else None)
         self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
-        self.reader = EngineThread(self.cache, name="scriptlens-images")  # display images only
+        self.reader = ImageReaderThread(self.cache, name="scriptlens-images")  # decodes pictures only
         self._ids = itertools.count(1)
 
         # state (all of it; nothing is "set up later")
@@ -135,6 +137,8 @@ class MainWindow(QMainWindow):
         self.confirm_protected_export: Callable = lambda target, policy: confirm_protected_export(self, target, policy)
 
         self.session = Session(self)  # the thresholds and display flags (gui/session.py)
+        self._dock_share: float | None = None  # the threshold dock's share of the height (resizeEvent)
+        self._sized_h = 0  # the window height resizeEvent last laid out for
         self._build_widgets()
         self.threshold_binding = ThresholdBinding(self.session, self.side_panel, self.threshold_panel, self)
         self._build_actions()
@@ -159,7 +163,8 @@ class MainWindow(QMainWindow):
         side_scroll = QScrollArea()
         side_scroll.setWidget(self.side_panel)
         side_scroll.setWidgetResizable(True)
-        side_scroll.setMinimumWidth(280)
+        side_scroll.setMinimumWidth(220)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # it wraps instead
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -175,10 +180,17 @@ class MainWindow(QMainWindow):
         self.threshold_panel = ThresholdPanel()
         self.threshold_dock = QDockWidget("Thresholds on the whole folder", self)
         self.threshold_dock.setObjectName("threshold-dock")
-        self.threshold_dock.setWidget(self.threshold_panel)
+        # in a scroll area: the dock can then shrink below the panel's natural height on a small
+        # window (at 640x480 it used to take most of the height and leave a 130x60 px image)
+        dock_scroll = QScrollArea()
+        dock_scroll.setWidget(self.threshold_panel)
+        dock_scroll.setWidgetResizable(True)
+        dock_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.threshold_dock.setWidget(dock_scroll)
         self.threshold_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                                         | QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.threshold_dock)
+        self.threshold_dock.installEventFilter(self)
 
         bar = self.statusBar()
         self.load_progress = QProgressBar()
@@ -187,6 +199,7 @@ class MainWindow(QMainWindow):
         self.load_progress.hide()
         self.load_label = QLabel()
         self.timings_label = QLabel("")
+
         self.device_label = QLabel("no model")
         self.zoom_label = QLabel("")
         bar.addWidget(self.load_label)
@@ -326,6 +339,7 @@ class MainWindow(QMainWindow):
         self.canvas.customContextMenuRequested.connect(self._on_canvas_context_menu_requested)
         w.statsProgress.connect(self._on_worker_stats_progress)
         w.statsReady.connect(self._on_worker_stats_ready)
+        w.statsFailed.connect(self._on_worker_stats_failed)
         self._stats_timer.timeout.connect(self._on_stats_timer_timeout)
         self._review_timer.timeout.connect(self._update_review_keys)
         tp = self.threshold_panel
@@ -695,11 +709,11 @@ class MainWindow(QMainWindow):
         if timings is None:
             self.timings_label.setText("cached: no model run" if cached else "")
             return
-        self.timings_label.setText(
-            f"read {timings.read_ms:.1f} · preprocess {timings.preprocess_ms:.1f} · "
-            f"inference {timings.inference_ms:.1f} · post-process {timings.postprocess_ms:.1f} ms"
-            + ("  (cached, not re-run)" if cached else "")
-        )
+        text = (f"read {timings.read_ms:.1f} · preprocess {timings.preprocess_ms:.1f} · "
+                f"inference {timings.inference_ms:.1f} · post-process {timings.postprocess_ms:.1f} ms"
+                + ("  (cached, not re-run)" if cached else ""))
+        self.timings_label.setText(text)
+        self.timings_label.setToolTip(text)
 
     # ------------------------------------------------------------------ worker handlers
     def _on_worker_model_loading(self, request_id: int, message: str, percent: int) -> None:
@@ -1145,6 +1159,15 @@ class MainWindow(QMainWindow):
         if self._stats_request is not None and request_id == self._stats_request.id:
             self.threshold_panel.set_progress(done, total)
 
+    def _on_worker_stats_failed(self, request_id: int, message: str) -> None:
+        """The scan ended on a bug: say so instead of a progress bar that never moves again."""
+        if self._stats_request is None or request_id != self._stats_request.id:
+            return
+        self._stats_request = None
+        self.threshold_panel.set_progress(0, 0)
+        self.threshold_panel.set_status(f"Folder scoring stopped on an error: {message}")
+        self.show_error(f"Folder scoring stopped on an error: {message}", cause="scoring")
+
     def _on_worker_stats_ready(self, stats) -> None:
         if self._stats_request is None or stats.request_id != self._stats_request.id:
             return
@@ -1315,9 +1338,8 @@ class MainWindow(QMainWindow):
         self.edit_mode_action.setChecked(on)
         self.canvas.set_edit_mode(on)
         if on:
-            self.statusBar().showMessage("Edit mode: drag a box to move it, its edges to resize, empty image to "
-                                         "draw one; Delete removes, C or right-click changes the class; E to leave.",
-                                         10000)
+            self.statusBar().showMessage("Edit: drag box = move, edge = resize, empty image = new box; "
+                                         "Del deletes; C / right-click = class; E leaves", 10000)
 
     def _on_edit_mode_triggered(self) -> None:
         self.set_edit_mode(self.edit_mode_action.isChecked())
@@ -1413,6 +1435,34 @@ class MainWindow(QMainWindow):
             self.open_model(path)
         else:
             self.show_error(f"Cannot open {path}: not a folder, an image or a model file.")
+
+    def resizeEvent(self, event) -> None:
+        """Keep the image the biggest thing at any window size: the threshold dock keeps its share of
+        the height (at most DOCK_SHARE; a separator the user dragged sets the share), and the image
+        column keeps at least half the width."""
+        super().resizeEvent(event)
+        dock, h, w = self.threshold_dock, self.height(), self.width()
+        if dock.isVisible() and not dock.isFloating() and h > 0:
+            old_h = event.oldSize().height()
+            share = self._dock_share if self._dock_share is not None else dock.height() / max(old_h, h)
+            share = min(share, DOCK_SHARE)
+            self.resizeDocks([dock], [max(80, int(share * h))], Qt.Orientation.Vertical)
+            self._dock_share = share
+        self._sized_h = h
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if len(sizes) == 3 and total > 0 and sizes[1] < 0.5 * total:  # narrow: the side columns give way
+            left, side = int(min(sizes[0], 0.22 * total)), int(min(sizes[2], 0.28 * total))
+            self.splitter.setSizes([left, total - left - side, side])
+        elif len(sizes) == 3 and (sizes[0] < LEFT_WIDTH or sizes[2] < SIDE_WIDTH) and sizes[1] > 0.6 * total:
+            left, side = max(sizes[0], LEFT_WIDTH), max(sizes[2], SIDE_WIDTH)  # wide again: take them back
+            self.splitter.setSizes([left, total - left - side, side])
+
+    def eventFilter(self, watched, event) -> bool:
+        # the dock resized while the window kept its size: the user dragged the separator
+        if watched is self.threshold_dock and event.type() == QEvent.Type.Resize and self._sized_h == self.height() > 0:
+            self._dock_share = self.threshold_dock.height() / self.height()
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event) -> None:
         self.edits.save_now()  # edits are autosaved; flush the last 300 ms

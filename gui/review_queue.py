@@ -118,6 +118,9 @@ class ReviewBar(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        for combo in (self.order_combo, self.filter_combo):  # narrow windows: the combos shrink, not the image
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
         layout.addWidget(QLabel("Sort"))
         layout.addWidget(self.order_combo, 1)
         layout.addWidget(self.filter_combo, 1)

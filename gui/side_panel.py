@@ -78,6 +78,7 @@ class SidePanel(QWidget):
         cls_layout = QVBoxLayout(cls_box)
         self.class_list = QListWidget()
         self.class_list.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self._fit_class_list()
         buttons = QHBoxLayout()
         self.all_button = QPushButton("All")
         self.none_button = QPushButton("None")
@@ -104,8 +105,9 @@ class SidePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(info_box)
         layout.addWidget(thr_box)
-        layout.addWidget(cls_box, 1)
+        layout.addWidget(cls_box)
         layout.addWidget(disp_box)
+        layout.addStretch(1)  # spare height goes below Display, not into an empty class list
 
         self.conf_slider.valueChanged.connect(self.confChanged)
         self.iou_slider.valueChanged.connect(self.iouChanged)
@@ -125,6 +127,13 @@ class SidePanel(QWidget):
         self._info_labels["File"].setToolTip(rows.get("FileTip", ""))
         self._info_labels["Layout"].setToolTip(rows.get("LayoutTip", ""))
 
+    def _fit_class_list(self) -> None:
+        """As tall as its rows, up to ~12 of them (then it scrolls): a 3-class model's list used
+        to keep 200 px of blank space and push Display off a 1000 px high window."""
+        rows = max(1, min(self.class_list.count(), 12))
+        row_h = self.class_list.sizeHintForRow(0) if self.class_list.count() else 18
+        self.class_list.setFixedHeight(rows * max(row_h, 16) + 2 * self.class_list.frameWidth() + 4)
+
     def set_classes(self, names: tuple[str, ...] | list[str], checked: set[int] | None = None) -> None:
         self._names = tuple(names)
         with QSignalBlocker(self.class_list):
@@ -136,6 +145,7 @@ class SidePanel(QWidget):
                 item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
                 item.setData(Qt.ItemDataRole.UserRole, i)
                 self.class_list.addItem(item)
+        self._fit_class_list()
 
     def set_class_counts(self, counts) -> None:
         """`counts[i]` detections of class i on the current image (None: unknown)."""

@@ -91,3 +91,14 @@ def test_best_f1_sets_the_session(loaded):
     w = loaded
     w.session.set_thresholds(Thresholds(conf=0.7))
     assert w.side_panel.conf_slider.value() == 0.7
+
+
+def test_small_window_keeps_the_image_the_biggest_thing(loaded, qtbot):
+    """Issue 25 item 13: at 640x480 the threshold dock used to take most of the height."""
+    w = loaded
+    for width, height in ((640, 480), (1600, 1000), (1360, 840)):
+        w.resize(width, height)
+        qtbot.wait(50)
+        assert w.threshold_dock.height() <= 0.37 * w.height() + 2
+        assert w.canvas.width() >= 0.25 * w.width()  # before: 65 px of 640
+    assert w.canvas.height() > w.threshold_dock.height()
