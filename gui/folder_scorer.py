@@ -209,4 +209,6 @@ class FolderScorer:
         scored = build_scored_folder(list(images.values()), req.num_classes, req.gt_source is not None)
         unreadable = tuple(self._unreadable[k] for k in keys if k in self._unreadable)
         failed = sum(1 for k in dict.fromkeys(keys) if k in self._failed)
-        return FolderStats(req.id, req.key, scored, images, failed, unreadable, req.floor)
+        return FolderStats(req.id, req.key, scored, images, failed, unreadable, req.floor,
+                           failed_images={k: self._failed[k] for k in keys if k in self._failed},
+                           unreadable_images={k: self._unreadable[k] for k in keys if k in self._unreadable})

@@ -100,11 +100,9 @@ class FolderStats:
     # out of `images` and `scored` (engine.ground_truth_reader)
     unreadable_labels: tuple[str, ...]
     floor: float = FLOOR_CONF  # > FLOOR_CONF: a quick pass, exact only for thresholds >= floor
-
-    @property
-    def bad_labels(self) -> tuple[str, ...]:
-        """The old name of `unreadable_labels`, until every caller uses the new one."""
-        return self.unreadable_labels
+    # image path -> why: the image list marks these rows before anyone visits them
+    failed_images: dict[str, str] = field(default_factory=dict)
+    unreadable_images: dict[str, str] = field(default_factory=dict)
 
 
 def scoring_status(stats: FolderStats, request: "StatsRequest") -> str:

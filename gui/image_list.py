@@ -19,6 +19,8 @@ STATE_NONE = ""
 STATE_LABELLED = "labelled"
 STATE_EXPORTED = "exported"
 STATE_ERROR = "error"
+STATE_LABELS_UNREADABLE = "labels?"  # its ground-truth file cannot be read (left out of the metrics)
+_WITH_MESSAGE = (STATE_ERROR, STATE_LABELS_UNREADABLE)  # states whose reason is the row's tooltip
 
 
 class ImageListModel(QAbstractTableModel):
@@ -87,7 +89,7 @@ class ImageListModel(QAbstractTableModel):
 
     def set_state(self, row: int, state: str, message: str = "") -> None:
         self._states[row] = state
-        if state == STATE_ERROR:
+        if state in _WITH_MESSAGE:
             self._errors[row] = message
         else:
             self._errors.pop(row, None)
@@ -153,7 +155,7 @@ class ImageListModel(QAbstractTableModel):
                 return self._errors[row]
             return self._names[row]
         elif role == Qt.ItemDataRole.ForegroundRole:
-            if self._states.get(row) == STATE_ERROR:
+            if self._states.get(row) in _WITH_MESSAGE:
                 return QColor("#c62828")
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == COL_COUNT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -46,7 +46,7 @@ from .folder_stats import FLOOR_CONF, StatsRequest, image_counts, scoring_status
 from .gt_overlay import LEGEND, prediction_styles
 from .folder_scanner import FolderScanner
 from .help_dialog import HelpDialog
-from .image_list import STATE_ERROR, STATE_EXPORTED, ImageListWidget
+from .image_list import STATE_ERROR, STATE_EXPORTED, STATE_LABELS_UNREADABLE, ImageListWidget
 from .model_settings_dialog import ModelOverrides, ModelSettingsDialog
 from .image_view import build_image_view, list_count
 from .protected_export_dialog import confirm_protected_export
@@ -1176,6 +1176,7 @@ class MainWindow(QMainWindow):
         self._stats = stats
         self.threshold_panel.set_progress(0, 0)
         self.threshold_panel.set_scored(stats.scored, partial_floor=stats.floor if stats.floor > FLOOR_CONF else None)
+        self._mark_problem_rows(stats)
         self._update_threshold_panel()
         self._update_review_keys()
         if stats.unreadable_labels and not self._gt_error_shown:
@@ -1185,6 +1186,16 @@ class MainWindow(QMainWindow):
                             cause="ground-truth")
         if stats.floor > FLOOR_CONF:
             self.request_folder_stats()  # the quick pass is in: now the curves below it
+
+    def _mark_problem_rows(self, stats) -> None:
+        """Rows the scan could not score say "error", rows whose label file is unreadable "labels?",
+        before anyone visits them (the reason is the row's tooltip)."""
+        model = self.image_list.model
+        for states, state in ((stats.failed_images, STATE_ERROR), (stats.unreadable_images, STATE_LABELS_UNREADABLE)):
+            for path, message in states.items():
+                row = self._row_of.get(path)
+                if row is not None and model.state(row) != state:
+                    model.set_state(row, state, message)
 
     def _update_threshold_panel(self) -> None:
         t = self.thresholds()

@@ -70,4 +70,3 @@ def test_status_line_counts_images_left_out_for_their_labels():
     stats = FolderStats(1, (), scored, {"a.png": score_image(*PAIRS[0])}, 0, ("l/b.txt:2: not numbers",))
     request = StatsRequest(1, 1, (), None, 0.45, False, 300, 2)
     assert scoring_status(stats, request) == "1 images scored with NMS IoU 0.45, max 300; 1 left out: label file unreadable."
-    assert stats.bad_labels == stats.unreadable_labels  # the old name, until main_window moves

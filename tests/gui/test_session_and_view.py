@@ -102,3 +102,23 @@ def test_small_window_keeps_the_image_the_biggest_thing(loaded, qtbot):
         assert w.threshold_dock.height() <= 0.37 * w.height() + 2
         assert w.canvas.width() >= 0.25 * w.width()  # before: 65 px of 640
     assert w.canvas.height() > w.threshold_dock.height()
+
+
+def test_list_marks_unscored_and_unreadable_label_rows_before_a_visit(window, qtbot, tiny_model, image_dir):
+    """Issue 25 item 12: "error" for images the scan could not score, "labels?" (not "labelled")
+    for an unreadable label file -- without visiting them."""
+    from gui.image_list import STATE_ERROR, STATE_LABELS_UNREADABLE
+
+    labels = image_dir.parent / "labels"
+    labels.mkdir()
+    (labels / "img000.txt").write_text("0 0.3 0.3 0.1 0.1\n")
+    (labels / "img001.txt").write_text("this is not a label line\n")
+    window.open_folder(image_dir)
+    window.open_model(tiny_model)
+    qtbot.waitUntil(lambda: window.folder_stats is not None and window.folder_stats.floor == 0.001, timeout=60000)
+    model, names = window.image_list.model, [p.name for p in window.paths]
+    broken, unreadable = names.index("img002_broken.jpg"), names.index("img001.png")
+    assert window.current_row == 0
+    assert model.state(broken) == STATE_ERROR and model.error(broken)
+    assert model.state(unreadable) == STATE_LABELS_UNREADABLE and "img001.txt:1" in model.error(unreadable)
+    assert model.state(names.index("img003.png")) != STATE_LABELS_UNREADABLE
