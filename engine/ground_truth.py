@@ -15,7 +15,7 @@ from pathlib import Path
 from .detections import Detections
 from .ground_truth_reader import LabelStatus, read_label_file
 from .labels import default_labels_dir, label_path_for
-from .manifest import read_manifest
+from .label_guard import written_by_scriptlens
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,6 @@ def find_ground_truth(images_root: Path, images: list[Path], labels_root: Path |
             continue
         source = GroundTruthSource(images_root, Path(root) if root is not None else None)
         if any(source.path_for(p).is_file() for p in sample):
-            from_export = root is not None and read_manifest(Path(root)) is not None
+            from_export = root is not None and written_by_scriptlens(Path(root))
             return GroundTruthSource(images_root, source.labels_root, from_export)
     return None

@@ -97,3 +97,18 @@ def test_assess_names_what_would_be_replaced(dataset):
     assert not target.needs_confirmation(replaces_existing=False)  # skip: nothing changes
     text = target.describe(replaces_existing=True)
     assert "ground truth" in text and "replace 2" in text and "a.txt" in text
+
+
+def test_ground_truth_in_a_forced_folder_is_still_a_persons(model, dataset):
+    """After `--force` into hand-made labels, the folder holds both: the panel must not call the
+    remaining files predictions (engine.ground_truth uses the same manifest rule)."""
+    from engine.ground_truth import find_ground_truth
+
+    images, labels = dataset
+    paths = sorted(images.glob("*.png"))
+    assert not find_ground_truth(images, paths).from_export
+    assert label(model, images, labels, "--on-existing", "overwrite", "--force") == 0
+    assert not find_ground_truth(images, paths).from_export  # flagged: others' labels were there
+    clean = labels.parent / "pred"
+    assert label(model, images, clean) == 0
+    assert find_ground_truth(images, paths, clean).from_export  # only our files: predictions
