@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import UsageError
-from engine.export import ExportOptions, export_labels
+from engine.export import ExportInterrupted, ExportOptions, export_labels
 from engine.label_guard import assess_export_target
 from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
@@ -131,9 +131,14 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(total=len(paths)) as bar:
         items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
                            records={} if args.json_out else None)
-        summary = export_labels(items, images_root, out, names, options,
-                                progress=lambda done, total: bar.update(1), total=len(paths),
-                                manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
+        try:
+            summary = export_labels(items, images_root, out, names, options,
+                                    progress=lambda done, total: bar.update(1), total=len(paths),
+                                    manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
+        except ExportInterrupted as stop:
+            bar.close()
+            print(interrupted_line(stop.summary, policy), file=sys.stderr)
+            return 130
     report_failures(summary, items.reported, paths)
     if items.records is not None:
         write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
@@ -154,6 +159,14 @@ def report_failures(summary, printed: set[Path], images: list[Path]) -> None:
         if path not in printed:
             own = path in images and message != summary.stopped
             print(skipped_line(path, message) if own else f"error: {message}", file=sys.stderr)
+
+
+def interrupted_line(summary, policy: OnExisting) -> str:
+    """Ctrl+C: how far the run got, and how to finish it."""
+    again = ("existing labels are skipped" if policy is OnExisting.SKIP
+             else "the labels written so far come out unchanged")
+    return (f"interrupted: {summary.images} of {summary.total} images done, every label file written so far "
+            f"is complete; run the same command again to finish ({again})")
 
 
 def nothing_written(summary, policy: OnExisting, empty_files: bool) -> str | None:

@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         # unreadable raised IsADirectoryError/PermissionError as a traceback (exit 1 instead).
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOTHING_DONE
-    except KeyboardInterrupt:
-        print("interrupted: every label file written so far is complete", file=sys.stderr)
+    except KeyboardInterrupt:  # (label says how far it got itself)
+        print("interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,12 +1,16 @@
 """Write YOLO labels for many images: used by `scriptlens label` and the GUI's export.
 
 Items arrive lazily as ``(image_path, Detections | error, (w, h))`` so the caller decides where
-detections come from (cached candidates, a fresh model run...). Each file is written atomically
-before the next item is pulled, so a cancel between images leaves only complete files.
+detections come from (cached candidates, a fresh model run...). `classes.txt`, `data.yaml` and
+the run manifest (marked incomplete) are written BEFORE the first image, the manifest again at
+the end; each label file is written atomically before the next item is pulled. So a cancel, a
+Ctrl+C (`ExportInterrupted`, with the count done) or a kill between images leaves a usable
+dataset of complete files, and the same run again finishes it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,16 @@ from .label_pairs import images_sharing_a_label_file, shared_label_message
 from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
 
 ExportItem = tuple[Path, Detections | ScriptLensError, tuple[int, int]]
+DATASET_FILES = ("classes.txt", "data.yaml")  # written beside the labels (ExportOptions.write_classes)
+
+
+class ExportInterrupted(KeyboardInterrupt):
+    """Ctrl+C during `export_labels`, after it recorded how far it got (`summary.images` of
+    `summary.total` done) in the summary and the manifest. Still a KeyboardInterrupt."""
+
+    def __init__(self, summary: "ExportSummary") -> None:
+        super().__init__()
+        self.summary = summary
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,13 @@ class ExportSummary:
     seconds: float = 0.0
     cancelled: bool = False
     stopped: str = ""  # why the export stopped before the last image: the folder cannot be written
+    total: int = 0  # images the caller meant to export (0: not said)
+    interrupted: bool = False  # Ctrl+C: `images` of `total` were done
+
+    @property
+    def complete(self) -> bool:
+        """Every image was handled (each written, skipped or reported)."""
+        return not (self.cancelled or self.interrupted or self.stopped)
 
     def line(self) -> str:
         rate = self.images / self.seconds if self.seconds > 0 else 0.0
@@ -70,66 +91,127 @@ def export_labels(
 ) -> ExportSummary:
     """Write labels for `items`; with `manifest` (engine.manifest.build_manifest), also record
     the run beside the labels. `paths`: every image `items` will cover, in order, when the
-    caller knows them (it decides which image owns a shared label file, engine.label_pairs)."""
+    caller knows them (it decides which image owns a shared label file, engine.label_pairs).
+    Raises `ExportInterrupted` on Ctrl+C, after the manifest says how far the run got."""
     start = time.perf_counter()
-    summary = ExportSummary()
     out_root = Path(out_root)
-    policy = OnExisting(options.on_existing)
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    total = total or 0
+    summary = ExportSummary(total=total or 0)
+    record = _RunRecord(out_root, manifest)
+    if not _write_dataset_files(out_root, names, options, record, summary):
+        return _finish(summary, record, start)
     # `a.jpg` and `a.png` in one folder both map to `a.txt`. Without this check the second image
     # silently overwrote (or, under "skip", silently dropped) the first one's labels.
     owner_of = _label_file_owners(paths, images_root, out_root)
-    if manifest is not None and holds_others_labels(out_root):
-        # confirmed (window) or forced (CLI) into someone's labels: keep the folder protected
-        manifest = {**manifest, PRIOR_LABELS_KEY: True}
-    for done, (image_path, result, image_wh) in enumerate(items, 1):
-        summary.images += 1
-        dst = label_path_for(image_path, images_root, out_root)
-        owner = owner_of(Path(image_path))
-        if owner is not None:
-            summary.failed.append((Path(image_path), shared_label_message(image_path, owner, dst, "not labelled")))
-        elif isinstance(result, ScriptLensError):
-            summary.failed.append((Path(image_path), str(result)))
-        else:
-            summary.detections += len(result)
-            if len(result) == 0 and not options.empty_files:
-                summary.empty += 1
-            else:
-                try:
-                    outcome = write_label(dst, format_yolo(result, image_wh, options.save_conf), policy)
-                except LabelWriteError as exc:
-                    summary.failed.append((Path(image_path), str(exc)))
-                    if not out_root.exists() or not _writable(out_root):
-                        summary.stopped = str(exc)
-                        break  # the whole folder is unusable: one message, not one per image
-                else:
-                    summary.empty += len(result) == 0
-                    setattr(summary, outcome, getattr(summary, outcome) + 1)
-        if progress:
-            progress(done, max(total, done))
-        if cancel and cancel():
-            summary.cancelled = True
-            break
-    # The class list goes with whatever labels exist now, cancelled or not.
-    if options.write_classes and (summary.written + summary.backed_up + summary.unchanged + summary.skipped):
-        try:
+    try:
+        for image_path, result, image_wh in items:
+            _export_one(Path(image_path), result, image_wh, images_root, out_root, options, owner_of, summary)
+            summary.images += 1  # counted once handled: an interrupted image is not "done"
+            if summary.stopped:
+                break
+            if progress:
+                progress(summary.images, max(summary.total, summary.images))
+            if cancel and cancel():
+                summary.cancelled = True
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        _finish(summary, record, start)
+        raise ExportInterrupted(summary) from None
+    return _finish(summary, record, start)
+
+
+def _export_one(image_path: Path, result, image_wh, images_root: Path, out_root: Path, options: ExportOptions,
+                owner_of: Callable[[Path], Path | None], summary: ExportSummary) -> None:
+    """Write (or refuse) one image's label file, counting the outcome in `summary`."""
+    dst = label_path_for(image_path, images_root, out_root)
+    owner = owner_of(image_path)
+    if owner is not None:
+        summary.failed.append((image_path, shared_label_message(image_path, owner, dst, "not labelled")))
+        return
+    if isinstance(result, ScriptLensError):
+        summary.failed.append((image_path, str(result)))
+        return
+    summary.detections += len(result)
+    if len(result) == 0 and not options.empty_files:
+        summary.empty += 1
+        return
+    try:
+        outcome = write_label(dst, format_yolo(result, image_wh, options.save_conf), OnExisting(options.on_existing))
+    except LabelWriteError as exc:
+        summary.failed.append((image_path, str(exc)))
+        if not out_root.exists() or not _writable(out_root):
+            summary.stopped = str(exc)  # the whole folder is unusable: one message, not one per image
+        return
+    summary.empty += len(result) == 0
+    setattr(summary, outcome, getattr(summary, outcome) + 1)
+
+
+class _RunRecord:
+    """The manifest of this run (None: none wanted), the one it replaces, and the dataset files
+    it created (a finished run that leaves no label file removes them again)."""
+
+    def __init__(self, out_root: Path, manifest: dict | None) -> None:
+        from .manifest import MANIFEST_NAME, read_manifest
+
+        self.out_root = out_root
+        self.created = [p for p in (out_root / n for n in (*DATASET_FILES, MANIFEST_NAME)) if not p.exists()]
+        self.previous = read_manifest(out_root) if manifest is not None else None
+        if manifest is not None and holds_others_labels(out_root):
+            # confirmed (window) or forced (CLI) into someone's labels: keep the folder protected
+            manifest = {**manifest, PRIOR_LABELS_KEY: True}
+        self.manifest = manifest
+
+    def write(self, summary: ExportSummary, finished: bool) -> None:
+        """`finished`: the run is over (else it is about to start: marked incomplete)."""
+        from .labels import write_text_atomic
+        from .manifest import MANIFEST_NAME, write_manifest
+
+        if self.manifest is None:
+            return
+        if finished and self.previous is not None and not (summary.written + summary.backed_up + summary.unchanged):
+            # a run that wrote no label file leaves the manifest of the labels that are there
+            write_text_atomic(self.out_root / MANIFEST_NAME, json.dumps(self.previous, indent=2) + "\n")
+            return
+        write_manifest(self.out_root, self.manifest, _result(summary, finished))
+
+
+def _result(summary: ExportSummary, finished: bool) -> dict:
+    return {"complete": finished and summary.complete, "images": summary.images, "total": summary.total,
+            "written": summary.written, "backed_up": summary.backed_up, "skipped": summary.skipped,
+            "unchanged": summary.unchanged, "failed": len(summary.failed), "detections": summary.detections,
+            "cancelled": summary.cancelled, "interrupted": summary.interrupted}
+
+
+def _write_dataset_files(out_root: Path, names: Sequence[str], options: ExportOptions, record: _RunRecord,
+                         summary: ExportSummary) -> bool:
+    """classes.txt, data.yaml and the manifest (incomplete) before the first image, so whatever
+    stops the run leaves them beside its labels. False: the folder cannot be written (said in
+    `summary.stopped`)."""
+    try:
+        if options.write_classes:
             write_classes_txt(out_root, names)
             write_data_yaml(out_root, names)
-        except LabelWriteError as exc:
-            summary.failed.append((out_root / "classes.txt", str(exc)))
-    summary.seconds = time.perf_counter() - start
-    if manifest is not None and (summary.written + summary.backed_up + summary.unchanged):
-        from .manifest import write_manifest
+        record.write(summary, finished=False)
+    except LabelWriteError as exc:
+        summary.failed.append((out_root, str(exc)))
+        summary.stopped = str(exc)
+        return False
+    return True
 
-        try:
-            write_manifest(out_root, manifest, {"images": summary.images, "written": summary.written,
-                                                "backed_up": summary.backed_up, "skipped": summary.skipped,
-                                                "unchanged": summary.unchanged, "failed": len(summary.failed),
-                                                "detections": summary.detections, "cancelled": summary.cancelled})
-        except LabelWriteError as exc:
-            summary.failed.append((out_root, str(exc)))
+
+def _finish(summary: ExportSummary, record: _RunRecord, start: float) -> ExportSummary:
+    summary.seconds = time.perf_counter() - start
+    if summary.stopped:
+        return summary  # the folder cannot be written: its error is said once
+    try:
+        record.write(summary, finished=True)
+    except LabelWriteError as exc:
+        summary.failed.append((record.out_root, str(exc)))
+    if summary.complete and not (summary.written + summary.backed_up + summary.unchanged + summary.skipped):
+        for path in record.created:  # no label file: no dataset files either
+            path.unlink(missing_ok=True)
     return summary
 
 

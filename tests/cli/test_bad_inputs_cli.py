@@ -253,9 +253,12 @@ def test_killed_mid_export_leaves_old_or_new_files(tmp_path):
     texts = [p.read_text() for p in labels]
     assert all(t in (OLD, new) for t in texts), [t for t in texts if t not in (OLD, new)][:3]
     assert texts.count(new) >= 5 and texts.count(OLD) >= 1  # really killed half-way
-    # nothing visible besides the labels: at most hidden temp files of our own pattern
-    leftovers = sorted(p.name for p in out.iterdir() if p.name not in {q.name for q in labels})
+    # besides the labels, the dataset files (written before the first image) and at most hidden
+    # temp files of our own pattern
+    dataset = {"classes.txt", "data.yaml", "scriptlens_manifest.json"}
+    leftovers = sorted(p.name for p in out.iterdir() if p.name not in {q.name for q in labels} | dataset)
     assert all(name.startswith(".") and ".scriptlens-" in name and name.endswith(".tmp") for name in leftovers), leftovers
+    assert dataset <= {p.name for p in out.iterdir()}
     # a later run finishes the job and clears stale temps (a synthetic one if the kill left none)
     stale = out / ".img0.txt.scriptlens-abcd1234.tmp"
     stale.write_text("9 0.5")
@@ -309,3 +312,43 @@ def test_sidecar_yaml_is_read_with_the_safe_loader(tmp_path, capsys):
 
     assert json.loads(capsys.readouterr().out)["names"] == NAMES
     assert not (tmp_path / "pwned").exists()
+
+
+def test_ctrl_c_says_how_far_it_got_and_the_same_command_finishes(tmp_path):
+    import json
+
+    images, out = tmp_path / "images", tmp_path / "labels"
+    n = 200
+    for i in range(n):
+        good_image(images / f"img{i}.png")
+    slow = mf.slow_model(tmp_path / "slow.pt", BOXES, iters=20)  # ~10 ms per image on one thread
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "cli", "label", "--model", str(slow), "--images", str(images), "--out", str(out),
+           "--device", "cpu"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob("img*.txt"))) < 5:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the run ended before it could be interrupted: make the model slower"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = err.strip().splitlines()[-1]
+    done = int(line.split()[1])
+    assert line == (f"interrupted: {done} of {n} images done, every label file written so far is complete; "
+                    "run the same command again to finish (existing labels are skipped)")
+    written = len(list(out.glob("img*.txt")))
+    assert 5 <= done < n and done <= written <= done + 1  # (Ctrl+C may land between a write and its count)
+    result = json.loads((out / "scriptlens_manifest.json").read_text())["result"]
+    assert (result["complete"], result["interrupted"], result["images"]) == (False, True, done)
+    assert (out / "classes.txt").is_file() and (out / "data.yaml").is_file()
+
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"{written} skipped (existing)" in again.stdout
+    assert len(list(out.glob("img*.txt"))) == n
+    assert json.loads((out / "scriptlens_manifest.json").read_text())["result"]["complete"] is True

@@ -351,3 +351,54 @@ def test_remove_stale_temps_only_ours_and_only_old(tmp_path, monkeypatch):
     assert L.remove_stale_temps(tmp_path) == 1
     assert not ours[0].exists() and all(p.read_text() == "user data\n" for p in others)
     assert L.remove_stale_temps(tmp_path / "missing") == 0
+
+
+MANIFEST = {"tool": "test"}
+
+
+def test_dataset_files_and_an_incomplete_manifest_come_before_the_first_image(tmp_path):
+    import json
+
+    root, out = tmp_path / "images", tmp_path / "labels"
+    seen = []
+
+    def gen():
+        seen.append(sorted(p.name for p in out.iterdir()))
+        result = json.loads((out / "scriptlens_manifest.json").read_text())["result"]
+        seen.append((result["complete"], result["images"], result["total"]))
+        yield from items_for(root, 3, D1)
+
+    s = export_labels(gen(), root, out, ["a", "b"], total=3, manifest=MANIFEST)
+    assert seen == [["classes.txt", "data.yaml", "scriptlens_manifest.json"], (False, 0, 3)]
+    result = json.loads((out / "scriptlens_manifest.json").read_text())["result"]
+    assert result["complete"] and result["images"] == s.images == 3 and result["written"] == 3
+
+
+def test_ctrl_c_records_how_far_the_run_got(tmp_path):
+    import json
+
+    from engine.export import ExportInterrupted
+
+    root, out = tmp_path / "images", tmp_path / "labels"
+
+    def progress(done, total):
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ExportInterrupted) as info:
+        export_labels(iter(items_for(root, 10, D1)), root, out, ["a", "b"], progress=progress, total=10, manifest=MANIFEST)
+    assert isinstance(info.value, KeyboardInterrupt)
+    s = info.value.summary
+    assert (s.images, s.total, s.written, s.interrupted) == (4, 10, 4, True)
+    assert sorted(p.name for p in out.glob("img*.txt")) == [f"img{i}.txt" for i in range(4)]
+    result = json.loads((out / "scriptlens_manifest.json").read_text())["result"]
+    assert (result["complete"], result["interrupted"], result["images"], result["total"]) == (False, True, 4, 10)
+    assert (out / "classes.txt").is_file() and (out / "data.yaml").is_file()
+
+
+def test_a_run_that_writes_no_label_leaves_the_manifest_of_the_labels_there(tmp_path):
+    root, out = tmp_path / "images", tmp_path / "labels"
+    export_labels(items_for(root, 2, D1), root, out, ["a", "b"], manifest={"tool": "first"})
+    before = (out / "scriptlens_manifest.json").read_text()
+    s = export_labels(items_for(root, 2, D1), root, out, ["a", "b"], manifest={"tool": "second"})  # all skipped
+    assert s.skipped == 2 and (out / "scriptlens_manifest.json").read_text() == before
