@@ -131,16 +131,14 @@ class ImageReader(QObject):
             self.imageLoaded.emit(result)
 
 
-class ImageReaderThread:
-    """Owns the QThread and the reader; `close()` stops both (waits for the image being read).
+class OwnedThread:
+    """A QObject worker living in a QThread of its own; `close()` stops both (waits for the step in
+    progress). `gui.worker.EngineThread` and `ImageReaderThread` are the two the window runs."""
 
-    Same shape as `gui.worker.EngineThread` (`.thread`, `.worker`, `.close()`), so the window
-    swaps one for the other; `cache` is accepted for that reason and not used."""
-
-    def __init__(self, cache: object = None, name: str = "scriptlens-images") -> None:
+    def __init__(self, worker, name: str) -> None:
         self.thread = QThread()
         self.thread.setObjectName(name)
-        self.worker = ImageReader()
+        self.worker = worker
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
@@ -148,4 +146,13 @@ class ImageReaderThread:
         self.worker.stop()
         self.thread.quit()
         if not self.thread.wait(timeout_ms):
-            log.warning("image reader thread did not stop within %d ms", timeout_ms)
+            log.warning("%s thread did not stop within %d ms", self.thread.objectName(), timeout_ms)
+
+
+class ImageReaderThread(OwnedThread):
+    """The image reader in its thread. Same shape as `gui.worker.EngineThread` (`.thread`,
+    `.worker`, `.close()`), so the window swaps one for the other; `cache` is accepted for that
+    reason and not used."""
+
+    def __init__(self, cache: object = None, name: str = "scriptlens-images") -> None:
+        super().__init__(ImageReader(), name)

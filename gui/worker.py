@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.candidates import Candidates
@@ -42,7 +42,7 @@ from engine.thresholds import Thresholds, apply_thresholds
 from .candidate_cache import CandidateCache
 from .folder_scorer import FolderScorer
 from .folder_stats import FolderStats, StatsRequest
-from .image_reader import ImageReaderThread, ImageRequest, ImageResult, bgr_to_qimage, read_bgr
+from .image_reader import ImageReaderThread, ImageRequest, OwnedThread, ImageResult, bgr_to_qimage, read_bgr
 
 if TYPE_CHECKING:
     from engine.export import ExportOptions
@@ -392,8 +392,8 @@ class EngineWorker(QObject):
             yield path, apply_thresholds(candidates, req.thresholds), (w, h)
 
 
-class EngineThread:
-    """Owns the QThread and the worker; `close()` stops both (waits for the current step).
+class EngineThread(OwnedThread):
+    """The engine worker in its thread; `close()` stops both (waits for the current step).
 
     The window runs two threads: this engine (model, inference, export, folder scan) and an
     image reader that only decodes images for display (`gui.image_reader.ImageReaderThread`,
@@ -401,14 +401,4 @@ class EngineThread:
 
     def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", backend_loader=None,
                  detector_loader: DetectorLoader | None = None) -> None:
-        self.thread = QThread()
-        self.thread.setObjectName(name)
-        self.worker = EngineWorker(cache, backend_loader, detector_loader)
-        self.worker.moveToThread(self.thread)
-        self.thread.start()
-
-    def close(self, timeout_ms: int = 10000) -> None:
-        self.worker.stop()
-        self.thread.quit()
-        if not self.thread.wait(timeout_ms):
-            log.warning("engine thread did not stop within %d ms", timeout_ms)
+        super().__init__(EngineWorker(cache, backend_loader, detector_loader), name)
