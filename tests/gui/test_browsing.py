@@ -221,7 +221,7 @@ def test_reduced_precision_is_a_model_setting(loaded, qtbot):
     assert ("Reduced precision needs" in w.banner.text()) is (expected == "fp32")  # a refusal is said
     qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
     assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]
-    assert ModelSettingsDialog(w._overrides).half_box.isChecked()  # the setting is kept for the next reload
+    assert ModelSettingsDialog(w.model_controller.overrides).half_box.isChecked()  # the setting is kept for the next reload
 
 
 def test_real_mouse_hover_highlights_a_box(loaded, qtbot):

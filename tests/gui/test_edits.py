@@ -143,7 +143,7 @@ def test_context_menu_and_edit_menu_change_class_and_delete(loaded, qtbot):
     w = loaded
     w.go_to(0)
     qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
-    names = w._info.names
+    names = w.model_info.names
     qtbot.keyClick(w, Qt.Key.Key_E)
     assert w.edit_context_menu(QPointF(200, 200)) is not None  # on box b (class 1): selects it
     menu = w.edit_context_menu(QPointF(200, 200))

@@ -91,7 +91,7 @@ def test_cancel_in_the_middle_of_a_folder_export(window, qtbot, tiny_model, tmp_
         assert f.read_text().splitlines() == [A_LINE, B_LINE, C_LINE], f
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert "cancelled" in w.banner.text()
-    assert w._export_progress is None  # the progress dialog is gone
+    assert w.export_controller.progress_dialog is None  # the progress dialog is gone
 
 
 def test_export_dialog_returns_the_choice(qtbot, tmp_path):

@@ -131,7 +131,7 @@ def test_without_ground_truth_histogram_and_count(loaded, qtbot):
     w = loaded
     qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
     assert w.ground_truth is None and not w.folder_stats.scored.has_ground_truth
-    w._update_threshold_panel()
+    w.scoring.update_threshold_panel()
     assert "histogram" in w.threshold_panel.pr_plot._title.lower()
     assert "12 detections above" in w.threshold_panel.metrics_label.text()  # 3 per image, 4 images
     assert not w.threshold_panel.best_button.isEnabled()
@@ -158,7 +158,7 @@ def test_review_queue_orders_by_disagreement_and_accepts_with_the_keyboard(label
     w.review_bar.filter_combo.setCurrentIndex(FILTER_NOT_ACCEPTED)
     assert order[0] not in w.image_list.visible_rows() and len(w.image_list.visible_rows()) == 4
     w.side_panel.conf_slider.setValue(0.3)  # new review keys for every row: the accept must survive
-    w._update_review_keys()
+    w.scoring.update_review_keys()
     assert order[0] not in w.image_list.visible_rows() and len(w.image_list.visible_rows()) == 4
 
 
@@ -194,7 +194,7 @@ def test_profile_saved_by_the_panel_round_trips_through_the_cli(labelled, qtbot,
 
 
 def test_a_big_folder_is_scored_only_on_request(window, qtbot, tiny_model, image_dir, monkeypatch):
-    monkeypatch.setattr("gui.main_window.AUTO_SCORE_MAX", 2)
+    monkeypatch.setattr("gui.scoring_controller.AUTO_SCORE_MAX", 2)
     w = window
     w.open_folder(image_dir)
     w.open_model(tiny_model)
@@ -265,10 +265,10 @@ def test_releasing_the_iou_slider_rescores_without_waiting_for_the_debounce(labe
     w = labelled
     before = w.folder_stats
     w.side_panel.iou_slider.setValue(0.95)  # as a drag does: the debounce timer starts
-    assert w._stats_timer.isActive()
+    assert w.scoring.stats_timer.isActive()
     w.side_panel.iou_slider.sliderReleased.emit()  # the user lets go
-    assert not w._stats_timer.isActive()
-    assert w._stats_request is not None and w._stats_request.iou == pytest.approx(0.95)
+    assert not w.scoring.stats_timer.isActive()
+    assert w.scoring.request is not None and w.scoring.request.iou == pytest.approx(0.95)
     qtbot.waitUntil(lambda: w.folder_stats is not before and w.folder_stats.key[1] == pytest.approx(0.95), timeout=30000)
 
 

@@ -89,7 +89,7 @@ def test_soak_random_browsing_and_sliders_stays_bounded(window, qtbot, tiny_mode
             qtbot.waitUntil(window.is_idle, timeout=60000)
             cache = window.cache
             assert len(cache) <= cache._max_entries and cache.nbytes <= cache._max_bytes
-            assert len(window._image_cache) <= 12
+            assert len(window.browse.image_cache) <= 12
             if baseline is None:
                 baseline = rss_mb()
     qtbot.waitUntil(window.is_idle, timeout=60000)
