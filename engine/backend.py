@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cpu_features import has_bf16_units
+from .cpu_features import forward_threads, has_bf16_units
 from .errors import ModelLoadError
 from .model_info import precision_name
 
@@ -121,6 +121,8 @@ class TorchScriptBackend:
         """Run the model on a (B, 3, H, W) float32 RGB batch in [0, 1]."""
         x = torch.from_numpy(batch).to(self.device)
         on_cpu = self.device.startswith("cpu")
+        if on_cpu and torch.get_num_threads() != forward_threads():
+            torch.set_num_threads(forward_threads())  # the same bits in every process and path
         if self.half:  # decode.to_numpy turns the outputs back into float32
             x = x.to(reduced_dtype(self.device))
         # On the CPU, TorchScript's profiling optimiser fuses nothing that matters for these

@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .cpu_features import forward_threads
 from .errors import ScriptLensError
 from .prediction import Prediction
 from .predictor import PreparedImage, Predictor
@@ -35,11 +36,11 @@ def predict_paths(predictor: Predictor, paths: Iterable[Path], *, workers: int |
     """Predict many images, yielded in input order as (path, Prediction or ScriptLensError)."""
     paths = list(paths)
     cpus = os.cpu_count() or 1
-    workers = max(1, workers if workers is not None else min(4, cpus))
-    if predictor.info.batch > 1:
-        yield from _fixed_batches(predictor, paths, workers, lookahead)
-    else:
-        yield from _image_parallel(predictor, paths, workers, lookahead, max(1, cpus // workers))
+    if predictor.info.batch > 1:  # workers read images; one batch at a time runs the model
+        yield from _fixed_batches(predictor, paths, max(1, workers or min(4, cpus)), lookahead)
+    else:  # as many images at once as forward_threads() fits in the cores (the window's bits)
+        yield from _image_parallel(predictor, paths, max(1, workers or cpus // forward_threads()), lookahead,
+                                   forward_threads())
 
 
 def _outcome(future: Future, path: Path):

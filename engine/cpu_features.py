@@ -8,6 +8,7 @@ measured: no such machine in this project), and reduced precision is refused.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _FLAGS = ("avx512_bf16", "amx_bf16")
@@ -33,3 +34,16 @@ def has_bf16_units() -> bool:
         return _cpuinfo_has_bf16(Path("/proc/cpuinfo").read_text())
     except OSError:
         return False
+
+
+def forward_threads() -> int:
+    """torch's intra-op thread count for EVERY forward on the CPU: `label`'s image-parallel pool
+    (engine.batch_runner), the window's and its model process's (engine.backend). A float32
+    forward's last bits depend on it (oneDNN/MKL split their sums by thread): with two counts
+    the same box was 0.436210 in the window's label file and 0.436209 in the CLI's."""
+    cpus = os.cpu_count() or 1
+    # At most 4: a detector this size gains little past 4 threads, and `label` runs cpus // 4
+    # images in parallel instead. Below that, all cores: the window's latency per image counts
+    # more than `label`'s throughput on a small machine (demo, 2 cores: 40 ms with 2 threads,
+    # 67 ms with 1; `label` loses ~15% by running one image at a time there).
+    return max(1, min(4, cpus))

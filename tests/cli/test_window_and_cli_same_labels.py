@@ -22,8 +22,6 @@ DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 
 
 @pytest.mark.skipif(not (DEMO / "shapes.torchscript").is_file(), reason="demo not present")
-@pytest.mark.xfail(strict=True, reason="needs one intra-op thread count for every CPU forward (engine.backend / "
-                   "engine.batch_runner, not the CLI's files): issue 25 item 5; remove this mark with that change")
 def test_window_export_with_its_model_process_equals_cli_label(qtbot, tmp_path, monkeypatch):
     from PySide6.QtCore import QSettings
 
