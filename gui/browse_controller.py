@@ -39,7 +39,7 @@ from .side_panel import SidePanel
 from .threshold_panel import ThresholdPanel
 from .worker import ImageRequest, PrefetchRequest
 
-log = logging.getLogger("gui.main_window")  # "first detections shown" is timed by tools/bench.py
+log = logging.getLogger(__name__)
 
 IMAGE_CACHE_SIZE = 12
 PREFETCH_OFFSETS = (1, 2, -1)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QStatusBar
 
 from .banner import Banner
 
-log = logging.getLogger("gui.main_window")  # the name the log has always used for these messages
+log = logging.getLogger(__name__)
 
 
 class Feedback:
