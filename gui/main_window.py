@@ -73,6 +73,8 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self._overlays_on = True
         self._dock_share: float | None = None  # the threshold dock's share of the height (resizeEvent)
+        self._auto_split: list[int] | None = None  # the column widths resizeEvent last set
+        self._split_restored = False  # the columns come from the last session's settings
         self._sized_h = 0  # the window height resizeEvent last laid out for
         self._build_widgets()
         self.feedback = Feedback(self.banner, self.statusBar())
@@ -204,7 +206,7 @@ class MainWindow(QMainWindow):
             self.resize(1360, 840)
         state = s.window_state()
         if state is not None:
-            self.splitter.restoreState(state)
+            self._split_restored = self.splitter.restoreState(state)
         self.session.set_thresholds(Thresholds(
             conf=s.get_float("thresholds/conf", 0.25), iou=s.get_float("thresholds/iou", 0.45),
             agnostic=s.get_bool("thresholds/agnostic", False), max_det=max(1, s.get_int("thresholds/max_det", 300))))
@@ -340,12 +342,17 @@ class MainWindow(QMainWindow):
         self._sized_h = h
         sizes = self.splitter.sizes()
         total = sum(sizes)
-        if len(sizes) == 3 and total > 0 and sizes[1] < 0.5 * total:  # narrow: the side columns give way
-            left, side = int(min(sizes[0], 0.22 * total)), int(min(sizes[2], 0.28 * total))
+        if not self.isVisible() or len(sizes) != 3 or total <= 0:
+            return  # laid out for real once shown
+        # The columns follow the width (list and side panel at their preferred widths, giving way on
+        # a narrow window) unless the person set them -- dragged, or restored from the last session --
+        # and even then the image keeps at least half the width.
+        auto = self._auto_split  # a window resize changes only the centre (the only column that stretches)
+        chosen = (sizes[0], sizes[2]) != (auto[0], auto[2]) if auto is not None else self._split_restored
+        if not chosen or sizes[1] < 0.5 * total:
+            left, side = int(min(LEFT_WIDTH, 0.22 * total)), int(min(SIDE_WIDTH, 0.28 * total))
             self.splitter.setSizes([left, total - left - side, side])
-        elif len(sizes) == 3 and (sizes[0] < LEFT_WIDTH or sizes[2] < SIDE_WIDTH) and sizes[1] > 0.6 * total:
-            left, side = max(sizes[0], LEFT_WIDTH), max(sizes[2], SIDE_WIDTH)  # wide again: take them back
-            self.splitter.setSizes([left, total - left - side, side])
+            self._auto_split = self.splitter.sizes()
 
     def eventFilter(self, watched, event) -> bool:
         # the dock resized while the window kept its size: the user dragged the separator

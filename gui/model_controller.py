@@ -126,7 +126,7 @@ class ModelController(QObject):
         self.session.set_model(request_id, info)  # widgets (below), rescoring, edits, the current image
         names = tuple(info.names)
         h, w = info.input_hw
-        self.feedback.status(f"Model loaded: {Path(info.path).name} ({info.layout}, {len(names)} classes)", 5000)
+        self.feedback.status(f"Model loaded: {Path(info.path).name} ({LAYOUT_TEXT.get(info.layout, (info.layout,))[0]}, {len(names)} classes)", 5000)
         self.feedback.clear("model")
         guessed = [what for key, what in (("names", "class names"), ("imgsz", "input size"))
                    if str(info.sources.get(key, "")).startswith(("default", "probed"))]
