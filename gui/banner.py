@@ -27,7 +27,7 @@ class Banner(QFrame):
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(self)
+        self.close_button = close = QToolButton(self)
         close.setText("✕")
         close.setAutoRaise(True)
         close.setToolTip("Dismiss")

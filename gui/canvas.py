@@ -79,6 +79,9 @@ class Canvas(QGraphicsView):
         self.overlay.set_visible(visible)
         self.missed.set_visible(visible)
 
+    def badge(self) -> str:
+        return self._badge
+
     def set_badge(self, text: str) -> None:
         if text != self._badge:
             self._badge = text

@@ -49,6 +49,9 @@ class PlotWidget(QWidget):
         return QSize(260, 190)
 
     # setters
+    def title(self) -> str:
+        return self._title
+
     def set_title(self, title: str) -> None:
         self._title = title
         self.update()

@@ -127,6 +127,10 @@ class SidePanel(QWidget):
         self._info_labels["File"].setToolTip(rows.get("FileTip", ""))
         self._info_labels["Layout"].setToolTip(rows.get("LayoutTip", ""))
 
+    def model_info_text(self, key: str) -> str:
+        """What the Model box shows for `key` ("File", "Layout", "Input", "Device", "Classes")."""
+        return self._info_labels[key].text()
+
     def _fit_class_list(self) -> None:
         """As tall as its rows, up to ~12 of them (then it scrolls): a 3-class model's list used
         to keep 200 px of blank space and push Display off a 1000 px high window."""

@@ -217,7 +217,7 @@ def test_reduced_precision_is_a_model_setting(loaded, qtbot):
     qtbot.waitUntil(lambda: w.model_info is not before, timeout=60000)
     expected = "bf16" if has_bf16_units() else "fp32"
     assert (w.model_info.half, w.model_info.precision) == (expected == "bf16", expected)
-    assert w.side_panel._info_labels["Device"].text() == f"cpu ({expected})"
+    assert w.side_panel.model_info_text("Device") == f"cpu ({expected})"
     assert ("Reduced precision needs" in w.banner.text()) is (expected == "fp32")  # a refusal is said
     qtbot.waitUntil(lambda: len(w.detections) == 3, timeout=30000)
     assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]

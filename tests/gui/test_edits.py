@@ -49,7 +49,7 @@ def test_edit_undo_redo_and_export_of_edits(loaded, qtbot, tmp_path):
     assert w.canvas.editor.selected() >= 0
     qtbot.keyClick(w, Qt.Key.Key_Delete)
     assert classes(w) == [0, 2]
-    assert w.image_list.model.mark(0) == "✎" and w.canvas._badge == "edited"
+    assert w.image_list.model.mark(0) == "✎" and w.canvas.badge() == "edited"
     drag(w, qtbot, (20, 250), (60, 300))  # empty image: a new box of class 0, conf 1.0
     assert classes(w) == [0, 0, 2]
     new = w.detections.xyxy[-1].tolist()
@@ -93,7 +93,7 @@ def test_edit_undo_redo_and_export_of_edits(loaded, qtbot, tmp_path):
     # undo everything: the image is the model's again
     while w.edits.undo_stack.canUndo():
         w.edits.undo_stack.undo()
-    assert classes(w) == [0, 1, 2] and w.image_list.model.mark(0) == "" and w.canvas._badge == ""
+    assert classes(w) == [0, 1, 2] and w.image_list.model.mark(0) == "" and w.canvas.badge() == ""
 
 
 def test_edits_are_autosaved_and_restored_after_closing(loaded, qtbot, tiny_model, image_dir, tmp_path):

@@ -132,7 +132,7 @@ def test_without_ground_truth_histogram_and_count(loaded, qtbot):
     qtbot.waitUntil(lambda: w.folder_stats is not None, timeout=60000)
     assert w.ground_truth is None and not w.folder_stats.scored.has_ground_truth
     w.scoring.update_threshold_panel()
-    assert "histogram" in w.threshold_panel.pr_plot._title.lower()
+    assert "histogram" in w.threshold_panel.pr_plot.title().lower()
     assert "12 detections above" in w.threshold_panel.metrics_label.text()  # 3 per image, 4 images
     assert not w.threshold_panel.best_button.isEnabled()
 

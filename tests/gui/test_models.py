@@ -33,7 +33,7 @@ def test_training_checkpoint_gets_an_actionable_message(window, qtbot, tmp_path)
     qtbot.waitUntil(lambda: "Cannot load the model" in window.banner.text(), timeout=60000)
     assert "best.pt" in window.banner.text()
     assert window.model_id == 0
-    window.banner._on_close_clicked()  # dismissible
+    window.banner.close_button.click()  # dismissible
     assert window.banner.text() == ""
 
 
