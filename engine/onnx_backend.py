@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from . import onnx_cache
+from .cpu_features import forward_threads
 from .model_info import precision_name
 from .run_errors import first_line
 
@@ -245,10 +246,10 @@ def _make_session(source: Path | bytes, threads: int):
 
 
 def default_threads() -> int:
-    """torch's intra-op thread count when torch is loaded (what the TorchScript backend uses),
-    else 0: onnxruntime's own default, one per physical core."""
-    torch = sys.modules.get("torch")
-    return int(torch.get_num_threads()) if torch is not None else 0
+    """The engine's one intra-op thread count for CPU forwards (`engine.cpu_features.forward_threads`:
+    all cores up to 4), which the TorchScript backend uses too. (ONNX Runtime's float32 outputs
+    were bit-identical with 1, 2, 3 and 4 threads on the demo model; TorchScript's are not.)"""
+    return forward_threads()
 
 
 class OnnxRuntimeBackend:
@@ -425,7 +426,7 @@ def choose_backend(ts_backend: "TorchScriptBackend", model_path: Path | str, inp
     Runtime whenever the conversion runs and gives outputs of the right shapes, verified or not
     (the reason says which), and TorchScript only otherwise. ``samples``: real inputs to verify on as
     well (letterboxed images, (B, 3, H, W) or (3, H, W) float32). ``threads``: onnxruntime's
-    intra-op threads (default: torch's current count). ``cache_dir``: default
+    intra-op threads (default: `default_threads`, the TorchScript backend's count). ``cache_dir``: default
     `engine.onnx_cache.cache_dir()`.
 
     Never raises for a model or an environment: a ValueError only for a bad ``mode`` or sample.
