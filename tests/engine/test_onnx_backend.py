@@ -94,15 +94,47 @@ def test_real_convolutions_agree_and_input_is_checked(tmp_path):
     path = tmp_path / "conv.torchscript"
     torch.jit.save(torch.jit.trace(net, torch.zeros(1, 3, 64, 64)), str(path))
     backend = ts(path)
+    x = ob.synthetic_image(1, (64, 64), seed=9)
+    before = backend.forward(x).numpy().copy()
     choice = ob.choose_backend(backend, path, (64, 64), threads=1)
     assert choice.verified and 0 < choice.max_diff < 1e-4, choice.reason
+    np.testing.assert_array_equal(backend.forward(x).numpy(), before)  # exporting left the module as it was
     ort = choice.backend
-    x = ob.synthetic_image(1, (64, 64), seed=9)
     with ort.intra_op_threads(2):  # another session, same model
         two = ort.forward(x)
     np.testing.assert_allclose(two, ort.forward(torch.from_numpy(x)), atol=1e-5)  # a tensor input works too
     with pytest.raises(ValueError, match="shape"):  # the loader's probing reads "shape" as a size error
         ort.forward(np.zeros((1, 3, 32, 32), np.float32))
+
+
+class _EndToEnd(nn.Module):
+    """A real end-to-end head (YOLOv10 / YOLO26 style): conv features, per-anchor boxes and
+    class scores, the top 300 rows by score. The grey letterbox bands give identical anchors,
+    hence exactly tied scores, which torch's and ONNX Runtime's topk may order differently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.SiLU(), nn.Conv2d(16, 16, 3, 2, 1), nn.SiLU(),
+                                      nn.Conv2d(16, 16, 3, 2, 1), nn.SiLU())
+        self.box = nn.Conv2d(16, 4, 1)
+        self.cls = nn.Conv2d(16, 3, 1)
+
+    def forward(self, x):
+        f = self.features(x)
+        boxes = self.box(f).flatten(2).transpose(1, 2) * 8 + 100
+        best, cls = self.cls(f).sigmoid().flatten(2).transpose(1, 2).max(-1)
+        score, idx = best.topk(300, dim=1)
+        rows = boxes.gather(1, idx.unsqueeze(-1).expand(-1, -1, 4))
+        return torch.cat([rows, score.unsqueeze(-1), cls.gather(1, idx).unsqueeze(-1).float()], -1)
+
+
+def test_end_to_end_topk_head_is_verified_despite_tied_rows(tmp_path):
+    path = tmp_path / "e2e.torchscript"
+    torch.jit.save(torch.jit.trace(_EndToEnd().eval(), torch.zeros(1, 3, 320, 320)), str(path))
+    choice = ob.choose_backend(ts(path), path, (320, 320))
+    assert choice.kind == "onnxruntime" and choice.verified, choice.reason
+    assert choice.max_diff < 1e-4
 
 
 # ----------------------------------------------------------------------- the demo model and the fixture
@@ -340,6 +372,20 @@ def test_tolerance_rule():
     assert "NaN/inf" in ob.compare_outputs([nan], [np.array([1.0, np.nan, np.inf], np.float32)]).detail
     assert "instead of" in ob.compare_outputs([scores], [scores[:, :2]]).detail
     assert ob.compare_outputs([scores], [scores, scores]).detail == "2 outputs instead of 1"
+
+
+def test_rows_of_a_candidate_list_may_come_in_another_order_channels_may_not():
+    rows = np.random.default_rng(0).random((1, 300, 6)).astype(np.float32)
+    swapped = rows.copy()
+    swapped[0, [3, 7]] = swapped[0, [7, 3]]  # two tied candidates, in the other order
+    same = ob.compare_outputs([rows], [swapped])
+    assert same.ok and same.reordered == (0,) and same.max_diff == 0
+    changed = swapped.copy()
+    changed[0, 3, 4] += 0.01
+    assert not ob.compare_outputs([rows], [changed]).ok  # a set of rows, but not the same set
+    channels = np.random.default_rng(1).random((1, 7, 2100)).astype(np.float32)  # anchor-free: rows are w, h, scores...
+    assert not ob.compare_outputs([channels], [channels[:, [0, 1, 3, 2, 4, 5, 6]]]).ok
+    assert ob.compare_outputs([rows], [rows]).reordered == ()
 
 
 def test_structure_round_trip():
