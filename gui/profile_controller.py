@@ -26,7 +26,7 @@ class ProfileController(QObject):
         threshold_panel.saveProfileRequested.connect(self.save_dialog)
         threshold_panel.loadProfileRequested.connect(self.load_dialog)
 
-    def _profile_folder(self) -> str:
+    def profile_folder(self) -> str:
         """Where the profile dialogs open: the last profile's folder, else home -- never the image
         folder, which only an export writes to."""
         return self.settings.get_str("last/profile_dir") or str(Path.home())
@@ -35,7 +35,7 @@ class ProfileController(QObject):
         if self.session.model_info is None:
             self.feedback.error("Open a model before saving a thresholds profile.")
             return
-        start = str(Path(self._profile_folder()) / "thresholds.json")
+        start = str(Path(self.profile_folder()) / "thresholds.json")
         path, _ = QFileDialog.getSaveFileName(self._parent, "Save thresholds profile", start, "JSON (*.json)")
         if path:
             self.save_profile(Path(path))
@@ -58,7 +58,7 @@ class ProfileController(QObject):
         if self.session.model_info is None:
             self.feedback.error("Open a model before loading a thresholds profile.")
             return
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Load thresholds profile", self._profile_folder(),
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Load thresholds profile", self.profile_folder(),
                                               "JSON (*.json);;All files (*)")
         if path:
             self.load_profile(Path(path))

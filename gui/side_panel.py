@@ -131,6 +131,9 @@ class SidePanel(QWidget):
         """What the Model box shows for `key` ("File", "Layout", "Input", "Device", "Classes")."""
         return self._info_labels[key].text()
 
+    def model_info_tip(self, key: str) -> str:
+        return self._info_labels[key].toolTip()
+
     def _fit_class_list(self) -> None:
         """As tall as its rows, up to ~12 of them (then it scrolls): a 3-class model's list used
         to keep 200 px of blank space and push Display off a 1000 px high window."""
