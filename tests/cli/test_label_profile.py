@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 
 import model_factory as mf
-from test_label_cmd import NAMES, expected_lines, label
-
-# (cx, cy, w, h, class, score) in 320x320 input pixels: cat 0.9, dog 0.6, bird 0.35
-BOXES = [(100.0, 100.0, 50.0, 40.0, 0, 0.9), (200.0, 200.0, 60.0, 60.0, 1, 0.6), (250.0, 80.0, 30.0, 30.0, 2, 0.35)]
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return mf.anchor_free(tmp_path_factory.mktemp("m") / "tiny.torchscript", BOXES, names=NAMES)
+from test_label_cmd import expected_lines, label, model  # noqa: F401  (model: test_label_cmd's tiny-model fixture)
 
 
 @pytest.fixture

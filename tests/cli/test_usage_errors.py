@@ -9,12 +9,7 @@ import pytest
 
 import model_factory as mf
 from cli.main import main
-from test_label_cmd import BOXES, NAMES, img
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return mf.anchor_free(tmp_path_factory.mktemp("m") / "tiny.torchscript", BOXES, names=NAMES)
+from test_label_cmd import img, model  # noqa: F401  (model: test_label_cmd's tiny-model fixture)
 
 
 @pytest.fixture
