@@ -22,7 +22,7 @@ from pathlib import Path
 
 from engine.errors import ScriptLensError
 
-from .common import (IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, max_det, quiet_opencv,
+from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, max_det, quiet_opencv,
                      skipped_line, unit_float)
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{result.images} images, conf {args.conf:g} (P/R/F1 at IoU 0.5), NMS IoU {args.iou:g}, "
           f"input {det.info.input_hw[0]}x{det.info.input_hw[1]}")
+    if (line := backend_line(det.info)) is not None:
+        print(line)
     for line in notes:
         print(line)
     print(format_table(result, names))

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         out = {
             "file": str(info.path), "layout": info.layout, "input_hw": list(info.input_hw), "batch": info.batch,
             "stride": info.stride, "names": list(info.names), "anchors": info.anchors, "device": info.device,
-            "half": info.half, "precision": info.precision, "output_shapes": [list(s) for s in info.output_shapes], "sources": info.sources,
+            "half": info.half, "precision": info.precision,
+            "backend": info.backend, "backend_reason": info.backend_reason, "output_shapes": [list(s) for s in info.output_shapes], "sources": info.sources,
             "metadata": info.metadata,
         }
         json.dump(out, sys.stdout, indent=2, default=str)

@@ -14,7 +14,8 @@ from engine.label_guard import assess_export_target
 from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
-from .common import IMAGES_HELP, InputNotFound, add_model_options, find_images, load_detector, quiet_opencv, skipped_line
+from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, quiet_opencv,
+                     skipped_line)
 from .label_items import LabelItems
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
@@ -143,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if items.records is not None:
         write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
     print(summary.line())
+    if (line := backend_line(det.info)) is not None:
+        print(line)
     why = nothing_written(summary, policy, options.empty_files)
     if why:
         print(why)

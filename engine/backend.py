@@ -46,6 +46,8 @@ def reduced_dtype(device: str) -> torch.dtype:
 
 
 class TorchScriptBackend:
+    kind = "torchscript"  # engine.onnx_backend.OnnxRuntimeBackend.kind is "onnxruntime"
+
     def __init__(self, module: Any, device: str, half: bool, config_text: str) -> None:
         self.module = module
         self.device = device

@@ -33,6 +33,8 @@ def build_manifest(info: ModelInfo, thresholds: Thresholds, images_root: Path, *
         "model": {"file": str(info.path), "sha256": file_sha256(info.path), "layout": info.layout,
                   "input_hw": list(info.input_hw), "device": info.device, "half": info.half,
                   "precision": info.precision},
+        "backend": info.backend,
+        "backend_reason": info.backend_reason,
         "images": str(images_root),
         "thresholds": {
             "conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,

@@ -47,6 +47,8 @@ class ModelInfo:
     metadata: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)  # field -> "metadata" | "sidecar <file>" | "default" | "user" | "output"
     output_shapes: tuple[tuple[int, ...], ...] = ()
+    backend: str = "torchscript"  # what runs the model: "torchscript" or "onnxruntime" (engine.onnx_backend)
+    backend_reason: str = ""  # why, in one line ("": TorchScript, nothing else was asked for)
 
     @property
     def precision(self) -> str:
@@ -71,6 +73,7 @@ class ModelInfo:
             ("batch", str(self.batch), self.sources.get("batch", "")),
             ("stride", str(self.stride) if self.stride else "-", self.sources.get("stride", "")),
             ("device", f"{self.device} ({self.precision})", ""),
+            ("backend", self.backend, self.backend_reason),
             ("classes", f"{self.num_classes}: " + ", ".join(self.names[:12]) + (" ..." if self.num_classes > 12 else ""),
              self.sources.get("names", "")),
         ]

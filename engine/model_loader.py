@@ -31,6 +31,8 @@ BackendLoader = Callable[[Path, str, bool], "TorchScriptBackend"]
 
 log = logging.getLogger(__name__)
 
+BACKEND_MODES = ("auto", "torchscript", "onnxruntime")  # engine.onnx_backend.MODES (not imported: it is lazy)
+
 # Input sizes tried, in order, when a model without metadata rejects the default 640.
 PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))
 
@@ -74,11 +76,21 @@ def load_model(
     names: Sequence[str] | None = None,
     anchors: Sequence[Sequence[float]] | None = None,
     backend_loader: BackendLoader | None = None,
+    backend_mode: str = "torchscript",
 ) -> LoadedModel:
     """Load and resolve a model; every failure is a `ModelLoadError` or `UnsupportedOutputError`
-    that names the file."""
+    that names the file.
+
+    ``backend_mode`` ("auto", "torchscript", "onnxruntime"; `engine.onnx_backend.choose_backend`):
+    after the warm-up, anything but "torchscript" may swap the TorchScript backend for ONNX
+    Runtime; the choice and its reason go into `ModelInfo.backend` / ``backend_reason``. Only
+    for a model loaded in this process: with a ``backend_loader`` (the window's model process,
+    which holds no module here) the mode is ignored and TorchScript runs."""
+    if backend_mode not in BACKEND_MODES:
+        raise ModelLoadError(f"unknown backend {backend_mode!r}: use one of {', '.join(BACKEND_MODES)}")
     try:
-        return _load(Path(path), device, half, imgsz, names, anchors, backend_loader or load_in_process)
+        return _load(Path(path), device, half, imgsz, names, anchors, backend_loader or load_in_process,
+                     backend_mode if backend_loader is None else "torchscript")
     except UnsupportedOutputError as exc:
         # The decoders do not know the file: every other load error names it, these did not
         # ("error: the model's output (1x10) fits no known layout" -- which model, in a script?)
@@ -87,7 +99,8 @@ def load_model(
         raise UnsupportedOutputError(f"{path}: {exc}") from None
 
 
-def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: BackendLoader) -> LoadedModel:
+def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: BackendLoader,
+          backend_mode: str = "torchscript") -> LoadedModel:
     check_torchscript_file(path)
     backend = backend_loader(path, device, half)
 
@@ -122,6 +135,12 @@ def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: Backe
                              + (REDUCED_PRECISION_HINT if backend.half else "")) from None
     if input_hw != facts.imgsz:
         facts.set("imgsz", input_hw, "probed (the model accepted this size)")
+    backend_kind, backend_reason = "torchscript", ""
+    if backend_mode != "torchscript":
+        from .onnx_backend import choose_backend
+
+        choice = choose_backend(backend, path, input_hw, batch=batch, mode=backend_mode)
+        backend, backend_kind, backend_reason = choice.backend, choice.kind, choice.reason
 
     ctx = DecodeContext(
         input_hw=input_hw,
@@ -163,6 +182,8 @@ def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: Backe
         metadata=dict(facts.raw),
         sources={**{("input_hw" if k == "imgsz" else k): v for k, v in facts.sources.items()}, "layout": "output shape" + (" + metadata" if facts.raw else "")},
         output_shapes=output_shapes(pred),
+        backend=backend_kind,
+        backend_reason=backend_reason,
     )
     ctx = replace(ctx, num_classes=len(names_final))
     log.info("loaded %s: %s, input %s, %d classes on %s", path.name, info.layout, input_hw, len(names_final), backend.device)

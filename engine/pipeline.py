@@ -43,11 +43,13 @@ class Detector(Predictor):
         anchors: Sequence[Sequence[float]] | None = None,
         floor: float = DEFAULT_FLOOR,
         backend_loader: BackendLoader | None = None,
+        backend: str = "torchscript",
     ) -> "Detector":
         """`backend_loader` defaults to loading the model in this process (this imports torch);
-        the GUI passes `engine.forward_process.ForwardProcess.load_backend`."""
+        the GUI passes `engine.forward_process.ForwardProcess.load_backend`. ``backend``: "auto",
+        "torchscript" or "onnxruntime" (`engine.model_loader.load_model`'s ``backend_mode``)."""
         m = load_model(path, device=device, half=half, imgsz=imgsz, names=names, anchors=anchors,
-                       backend_loader=backend_loader)
+                       backend_loader=backend_loader, backend_mode=backend)
         return cls(m.backend, m.info, m.decoder, m.ctx, floor)
 
     def predict_paths(self, paths: Iterable[Path], *, workers: int | None = None,
