@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+from engine.model_info import BACKEND_MODES
+
 
 def parse_imgsz(text: str) -> tuple[int, int]:
     """`640` or `480x640` (HxW) or `480,640`."""
@@ -41,7 +43,6 @@ def max_det(text: str) -> int:
     return value
 
 
-BACKENDS = ("auto", "torchscript", "onnxruntime")  # engine.onnx_backend.MODES
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -50,7 +51,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", action="store_true", help="reduced precision, where it is faster: fp16 on CUDA, bf16 on CPUs with "
                    "AVX-512 BF16 or AMX (elsewhere float32, with a warning); boxes may move by a pixel or two")
     p.add_argument("--names", default=None, help="class names file (classes.txt, one per line, or a YAML with `names`)")
-    p.add_argument("--backend", choices=BACKENDS, default="torchscript",
+    p.add_argument("--backend", choices=BACKEND_MODES, default="torchscript",
                    help="what runs the model: torchscript (default) runs the TorchScript file as it is; onnxruntime "
                    "converts it to ONNX once (cached in the user cache folder) and runs it with ONNX Runtime on the "
                    "CPU, even when its outputs differ from TorchScript's (the summary says so); auto uses ONNX Runtime "

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAYOUTS = ("raw_anchor_heads", "anchor_based", "anchor_free", "end2end")
+BACKEND_MODES = ("auto", "torchscript", "onnxruntime")  # how a model runs (engine.onnx_backend.choose_backend)
 
 # What a person reads for each layout (the window's Model box): (short name, one-line explanation)
 LAYOUT_TEXT = {

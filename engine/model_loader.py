@@ -20,7 +20,7 @@ from . import metadata as meta
 from .decode import DecodeContext, Decoder, check_finite, find_decoder, normalize_output, output_shapes
 from .errors import ModelLoadError, ModelRunError, UnsupportedOutputError
 from .model_file import check_torchscript_file
-from .model_info import ModelInfo
+from .model_info import BACKEND_MODES, ModelInfo
 from .run_errors import first_line
 
 if TYPE_CHECKING:  # engine.backend imports torch; it is imported only when a model loads
@@ -31,7 +31,6 @@ BackendLoader = Callable[[Path, str, bool], "TorchScriptBackend"]
 
 log = logging.getLogger(__name__)
 
-BACKEND_MODES = ("auto", "torchscript", "onnxruntime")  # engine.onnx_backend.MODES (not imported: it is lazy)
 
 # Input sizes tried, in order, when a model without metadata rejects the default 640.
 PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))

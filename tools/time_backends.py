@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from engine import onnx_backend as ob
+from engine import onnx_cache
+from engine import onnx_verify as ov
 from engine.backend import TorchScriptBackend
 from engine.cpu_features import forward_threads
 from engine.pipeline import Detector
@@ -55,7 +57,7 @@ def time_model(path: Path, args, cache: Path | None) -> tuple | None:
         plain = TorchScriptBackend.load(path, device="cpu")
         plain.channels_last = False
         backends["TorchScript NCHW"] = plain
-    x = ob.synthetic_image(1, hw, seed=1)
+    x = ov.synthetic_image(1, hw, seed=1)
     times: dict[str, list[float]] = {k: [] for k in backends}
     for b in backends.values():
         for _ in range(5):
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [r for path in args.models if (r := time_model(path, args, None if args.user_cache else Path(tmp)))]
     print()
-    print(f"torch {torch.__version__}, onnxruntime {ob.onnx_cache.package_version('onnxruntime')}, "
+    print(f"torch {torch.__version__}, onnxruntime {onnx_cache.package_version('onnxruntime')}, "
           f"{forward_threads()} threads; forward ms: median (fastest) of {args.rounds * args.runs} runs per backend, "
           "taking turns run by run; speed-up: ratio of medians")
     head = "| model | input | TorchScript ms | ONNX Runtime ms | speed-up |"

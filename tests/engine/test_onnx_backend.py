@@ -18,6 +18,7 @@ from torch import nn
 
 import model_factory as mf
 from engine import onnx_backend as ob
+from engine import onnx_verify as ov
 from engine import onnx_cache
 from engine.backend import TorchScriptBackend
 from engine.pipeline import Detector
@@ -78,12 +79,12 @@ def test_each_layout_runs_on_onnxruntime_with_torchscripts_outputs(tmp_path, lay
     assert choice.converted and choice.onnx_path.is_file()
     ort = choice.backend
     assert (ort.device, ort.half, ort.precision, ort.config_text) == ("cpu", False, "fp32", backend.config_text)
-    x = ob.synthetic_image(1, (320, 320), seed=5)
+    x = ov.synthetic_image(1, (320, 320), seed=5)
     expected = backend.forward(x)
     got = ort.forward(x)
     assert_same_structure(expected, got)  # tensor / list / tuple, as TorchScript returns them
-    ref, _ = ob.flatten_output(expected)
-    assert ob.compare_outputs(ref, ob.flatten_output(got)[0]).ok
+    ref, _ = ov.flatten_output(expected)
+    assert ov.compare_outputs(ref, ov.flatten_output(got)[0]).ok
 
 
 def test_real_convolutions_agree_and_input_is_checked(tmp_path):
@@ -94,7 +95,7 @@ def test_real_convolutions_agree_and_input_is_checked(tmp_path):
     path = tmp_path / "conv.torchscript"
     torch.jit.save(torch.jit.trace(net, torch.zeros(1, 3, 64, 64)), str(path))
     backend = ts(path)
-    x = ob.synthetic_image(1, (64, 64), seed=9)
+    x = ov.synthetic_image(1, (64, 64), seed=9)
     before = backend.forward(x).numpy().copy()
     choice = ob.choose_backend(backend, path, (64, 64), threads=1)
     assert choice.verified and 0 < choice.max_diff < 1e-4, choice.reason
@@ -361,49 +362,49 @@ def test_cache_key_separates_sizes_and_follows_the_file(tmp_path):
 
 def test_tolerance_rule():
     scores = np.array([[0.5, 0.9, 1e-6]], np.float32)
-    assert ob.compare_outputs([scores], [scores + 9e-4]).ok  # scores: within 1e-3
-    bad = ob.compare_outputs([scores], [scores + np.float32(1.2e-3)])
+    assert ov.compare_outputs([scores], [scores + 9e-4]).ok  # scores: within 1e-3
+    bad = ov.compare_outputs([scores], [scores + np.float32(1.2e-3)])
     assert not bad.ok and bad.detail.startswith("outputs differ by 0.0012")
     boxes = np.array([[500.0, 20.0]], np.float32)  # pixels: 1e-3 + 1e-5 * 500 = 6e-3 allowed
-    assert ob.compare_outputs([boxes], [boxes + [[5e-3, 0]]]).ok
-    assert not ob.compare_outputs([boxes], [boxes + [[7e-3, 0]]]).ok
+    assert ov.compare_outputs([boxes], [boxes + [[5e-3, 0]]]).ok
+    assert not ov.compare_outputs([boxes], [boxes + [[7e-3, 0]]]).ok
     nan = np.array([np.nan, 1.0, np.inf], np.float32)
-    assert ob.compare_outputs([nan], [nan.copy()]).ok
-    assert "NaN/inf" in ob.compare_outputs([nan], [np.array([1.0, np.nan, np.inf], np.float32)]).detail
-    assert "instead of" in ob.compare_outputs([scores], [scores[:, :2]]).detail
-    assert ob.compare_outputs([scores], [scores, scores]).detail == "2 outputs instead of 1"
+    assert ov.compare_outputs([nan], [nan.copy()]).ok
+    assert "NaN/inf" in ov.compare_outputs([nan], [np.array([1.0, np.nan, np.inf], np.float32)]).detail
+    assert "instead of" in ov.compare_outputs([scores], [scores[:, :2]]).detail
+    assert ov.compare_outputs([scores], [scores, scores]).detail == "2 outputs instead of 1"
 
 
 def test_rows_of_a_candidate_list_may_come_in_another_order_channels_may_not():
     rows = np.random.default_rng(0).random((1, 300, 6)).astype(np.float32)
     swapped = rows.copy()
     swapped[0, [3, 7]] = swapped[0, [7, 3]]  # two tied candidates, in the other order
-    same = ob.compare_outputs([rows], [swapped])
+    same = ov.compare_outputs([rows], [swapped])
     assert same.ok and same.reordered == (0,) and same.max_diff == 0
     changed = swapped.copy()
     changed[0, 3, 4] += 0.01
-    assert not ob.compare_outputs([rows], [changed]).ok  # a set of rows, but not the same set
+    assert not ov.compare_outputs([rows], [changed]).ok  # a set of rows, but not the same set
     channels = np.random.default_rng(1).random((1, 7, 2100)).astype(np.float32)  # anchor-free: rows are w, h, scores...
-    assert not ob.compare_outputs([channels], [channels[:, [0, 1, 3, 2, 4, 5, 6]]]).ok
-    assert ob.compare_outputs([rows], [rows]).reordered == ()
+    assert not ov.compare_outputs([channels], [channels[:, [0, 1, 3, 2, 4, 5, 6]]]).ok
+    assert ov.compare_outputs([rows], [rows]).reordered == ()
 
 
 def test_structure_round_trip():
     a, b, c = (np.full((1, 2), i, np.float32) for i in range(3))
     out = (torch.from_numpy(a), [torch.from_numpy(b), torch.from_numpy(c)])
-    leaves, structure = ob.flatten_output(out)
+    leaves, structure = ov.flatten_output(out)
     assert structure == {"tuple": ["tensor", {"list": ["tensor", "tensor"]}]}
     assert json.loads(json.dumps(structure)) == structure
-    rebuilt = ob.rebuild(leaves, structure)
+    rebuilt = ov.rebuild(leaves, structure)
     assert isinstance(rebuilt, tuple) and isinstance(rebuilt[1], list) and rebuilt[1][1][0, 0] == 2
-    with pytest.raises(ob.ConversionError, match="dict"):
-        ob.flatten_output({"boxes": torch.zeros(1)})
+    with pytest.raises(ov.ConversionError, match="dict"):
+        ov.flatten_output({"boxes": torch.zeros(1)})
 
 
 def test_synthetic_image_is_deterministic_and_image_like():
-    a = ob.synthetic_image(2, (96, 128))
+    a = ov.synthetic_image(2, (96, 128))
     assert a.shape == (2, 3, 96, 128) and a.dtype == np.float32
-    np.testing.assert_array_equal(a, ob.synthetic_image(2, (96, 128)))
+    np.testing.assert_array_equal(a, ov.synthetic_image(2, (96, 128)))
     assert 0 <= a.min() and a.max() <= 1 and a[0].std() > 0.05
     assert not np.array_equal(a[0], a[1])
     assert np.all(a[:, :, :12] == np.float32(114 / 255))  # letterbox band
