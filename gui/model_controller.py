@@ -156,7 +156,7 @@ class ModelController(QObject):
         })
         self.side_panel.set_classes(names)
         self.threshold_panel.set_classes(names)
-        self.threshold_binding.reset_classes(len(names))
+        self.threshold_binding.reset_classes()
         self.side_panel.set_iou_enabled(not info.end2end)
         self.device_label.setText(f"device: {info.device}" + (f" {info.precision}" if info.half else ""))
 

@@ -54,7 +54,7 @@ class ThresholdBinding(QObject):
         with QSignalBlocker(tp):
             tp.show_gt_box.setChecked(d.show_ground_truth)
 
-    def reset_classes(self, num_classes: int) -> None:
-        """A new model: its classes are all shown, none has its own threshold."""
-        del num_classes  # the widgets were rebuilt with every class checked
+    def reset_classes(self) -> None:
+        """A new model: its classes are all shown (the widgets were rebuilt so), none has its own
+        threshold."""
         self.session.update_thresholds(classes=None, class_conf={})

@@ -87,10 +87,14 @@ def test_profile_banner_goes_when_a_good_profile_loads(loaded, tmp_path):
     assert (t.conf, t.iou, t.class_conf) == (0.4, 0.6, ((1, 0.5),))  # everything the profile holds (item 2)
 
 
-def test_best_f1_sets_the_session(loaded):
+def test_a_session_change_moves_the_slider_without_an_echo(loaded):
+    """What Best F1 and profiles rely on: they set the session, the widgets follow, and the
+    widgets' own signals (blocked) do not write the value back."""
     w = loaded
+    seen = []
+    w.session.thresholdsChanged.connect(lambda new, old: seen.append(new.conf))
     w.session.set_thresholds(Thresholds(conf=0.7))
-    assert w.side_panel.conf_slider.value() == 0.7
+    assert w.side_panel.conf_slider.value() == 0.7 and seen == [0.7]
 
 
 def test_small_window_keeps_the_image_the_biggest_thing(loaded, qtbot):
