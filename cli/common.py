@@ -51,13 +51,16 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", action="store_true", help="reduced precision, where it is faster: fp16 on CUDA, bf16 on CPUs with "
                    "AVX-512 BF16 or AMX (elsewhere float32, with a warning); boxes may move by a pixel or two")
     p.add_argument("--names", default=None, help="class names file (classes.txt, one per line, or a YAML with `names`)")
-    p.add_argument("--backend", choices=BACKEND_MODES, default="torchscript",
-                   help="what runs the model: torchscript (default) runs the TorchScript file as it is; onnxruntime "
-                   "converts it to ONNX once (cached in the user cache folder) and runs it with ONNX Runtime on the "
-                   "CPU, even when its outputs differ from TorchScript's (the summary says so); auto uses ONNX Runtime "
-                   "only when the conversion works and its outputs are verified against TorchScript's, else "
-                   "TorchScript, with the reason. auto is opt-in until ONNX Runtime is measurably faster than "
-                   "TorchScript's NHWC path (here: 0.93x on the demo model, 1.48x on YOLOv8n)")
+    add_backend_option(p)
+
+
+def add_backend_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=BACKEND_MODES, default="auto",
+                   help="what runs a TorchScript model: auto (default) converts it to ONNX once (cached in the user "
+                   "cache folder) and runs it with ONNX Runtime when its outputs are verified against TorchScript's, "
+                   "else TorchScript, with the reason; torchscript runs the file as it is; onnxruntime uses the "
+                   "conversion even when its outputs differ (the summary says so). ONNX files always run on ONNX "
+                   "Runtime, .pt2 programs on torch")
 
 
 def load_detector(args):
@@ -67,7 +70,7 @@ def load_detector(args):
 
     names = read_names_file(args.names) if getattr(args, "names", None) else None
     return Detector.load(args.model, device=args.device, half=args.half, imgsz=args.imgsz, names=names,
-                         backend=getattr(args, "backend", "torchscript"))
+                         backend=getattr(args, "backend", "auto"))
 
 
 def backend_line(info) -> str | None:

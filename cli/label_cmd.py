@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_thresholds(args, profile, names, resolve_classes(tokens, names))
     thresholds = resolved.thresholds
     print(resolved.line(names))
+    if (line := backend_line(det.info)) is not None:  # what runs the model, and why (before the run)
+        print(line)
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy)
     # temp files left by an earlier run that was killed mid-write (engine.labels)
     stale = remove_stale_temps(out)
@@ -144,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
     if items.records is not None:
         write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
     print(summary.line())
-    if (line := backend_line(det.info)) is not None:
-        print(line)
     why = nothing_written(summary, policy, options.empty_files)
     if why:
         print(why)

@@ -37,6 +37,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def first_model(argv: list[str]) -> tuple[str | None, str]:
+    """The model the window will open first and the --backend asked for, read from the raw
+    arguments before the parser exists (so the model process can start at once): `scriptlens`
+    alone opens the demo; `scriptlens gui` opens --model, or the last model (unknown here)."""
+    backend = "auto"
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            backend = argv[i + 1]
+        elif arg.startswith("--backend="):
+            backend = arg.split("=", 1)[1]
+    model = None
+    for i, arg in enumerate(argv):
+        if arg == "--model" and i + 1 < len(argv):
+            model = argv[i + 1]
+        elif arg.startswith("--model="):
+            model = arg.split("=", 1)[1]
+    if not argv:
+        from engine.demo import demo_paths
+
+        demo = demo_paths()[0]
+        model = str(demo) if demo else None
+    return model, backend
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] == "gui":
@@ -44,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         # loads on the other core meanwhile (engine/forward_process.py).
         from engine import forward_process
 
-        forward_process.prestart()
+        forward_process.prestart(*first_model(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -47,3 +47,22 @@ def forward_threads() -> int:
     # more than `label`'s throughput on a small machine (demo, 2 cores: 40 ms with 2 threads,
     # 67 ms with 1; `label` loses ~15% by running one image at a time there).
     return max(1, min(4, cpus))
+
+
+def nvidia_driver_present() -> bool:
+    """Might torch see a CUDA GPU here? Answered WITHOUT importing torch (which takes seconds),
+    for choosing a cached ONNX conversion at load time: an NVIDIA driver is visible (Linux's
+    /proc/driver/nvidia, nvidia-smi on the PATH), and the installed torch is not a CPU build
+    (its version says "+cpu"). macOS has no CUDA."""
+    import shutil
+    import sys
+    from importlib import metadata
+
+    if sys.platform == "darwin":
+        return False
+    try:
+        if "+cpu" in metadata.version("torch"):
+            return False
+    except metadata.PackageNotFoundError:
+        return False
+    return Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi") is not None

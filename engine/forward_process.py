@@ -111,8 +111,9 @@ class ForwardProcess:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> None:
-        """Start the child unless it runs already (it begins importing torch at once)."""
+    def start(self, lazy_torch: bool = False) -> None:
+        """Start the child unless it runs already. It begins importing torch at once, unless
+        `lazy_torch` (the first model is expected to open from a cached ONNX conversion)."""
         with self._lock:
             if self.is_running():
                 return
@@ -120,7 +121,7 @@ class ForwardProcess:
             self._interrupted = False
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-            cmd = [sys.executable, "-m", "engine.forward_server"]
+            cmd = [sys.executable, "-m", "engine.forward_server"] + (["--lazy-torch"] if lazy_torch else [])
             if self.shared_memory:
                 try:
                     self._arena_fds = (anonymous_fd(), anonymous_fd())
@@ -222,35 +223,75 @@ class ForwardProcess:
         finally:
             proc.stdout.close()
 
+    # ---- `engine.model_host.ModelHost`: where `engine.model_loader` opens models --------------
+    def open_backend(self, path: Path, fmt: str = "torchscript", device: str = "auto", half: bool = False) -> "RemoteBackend":
+        """Open `path` in the child (`engine.model_host.open_backend` there)."""
+        return self._open({"op": "load", "path": str(Path(path).resolve()), "fmt": fmt, "device": device,
+                           "half": bool(half)}, path)
+
+    def open_cached(self, path: Path, input_hw: tuple[int, int], batch: int) -> "tuple[RemoteBackend, str] | None":
+        """A verified cached ONNX conversion opened in the child, which then needs no torch."""
+        backend = self._open({"op": "load_cached", "path": str(Path(path).resolve()), "input_hw": list(input_hw),
+                              "batch": int(batch)}, path)
+        return (backend, backend.reason) if backend is not None else None
+
+    def choose_backend(self, backend: "RemoteBackend", path: Path, input_hw: tuple[int, int], batch: int,
+                       mode: str) -> "tuple[RemoteBackend, str, str]":
+        """`engine.onnx_backend.choose_backend` in the child, on the model it holds."""
+        try:
+            reply, _ = self.request({"op": "choose", "model": backend.model_id, "path": str(Path(path).resolve()),
+                                     "input_hw": list(input_hw), "batch": int(batch), "mode": mode})
+        except ProcessGone as exc:
+            raise self._load_failure(path, exc) from None
+        _raise_if_failed(reply)
+        backend.update(reply)
+        return backend, reply["kind"], reply["reason"]
+
     def load_backend(self, path: Path, device: str = "auto", half: bool = False) -> "RemoteBackend":
-        """`engine.pipeline.Detector.load`'s ``backend_loader``: load `path` in the child."""
+        """A TorchScript file opened in the child (kept for tools that time that step)."""
+        return self.open_backend(path, "torchscript", device, half)
+
+    def _open(self, header: dict, path: Path) -> "RemoteBackend | None":
         self.start()  # again after a crash
         model_id = next(self._model_ids)
         try:
-            reply, _ = self.request({"op": "load", "model": model_id, "path": str(Path(path).resolve()),
-                                     "device": device, "half": bool(half)})
+            reply, _ = self.request(dict(header, model=model_id))
         except ProcessGone as exc:
-            if exc.interrupted:
-                raise ModelLoadError(f"{path}: loading was interrupted") from None
-            raise ModelLoadError(
-                f"{path}: the model process stopped while loading this file ({exc}); the file may crash PyTorch. "
-                "Your work in the window is unaffected: open another model, or this one again"
-            ) from None
+            raise self._load_failure(path, exc) from None
         _raise_if_failed(reply)
-        backend = RemoteBackend(self, model_id, reply["device"], bool(reply["half"]), reply["config_text"])
+        if reply.get("found") is False:
+            return None
+        backend = RemoteBackend(self, model_id, reply)
         self._live[model_id] = backend
         return backend
+
+    @staticmethod
+    def _load_failure(path: Path, exc: ProcessGone) -> ModelLoadError:
+        if exc.interrupted:
+            return ModelLoadError(f"{path}: loading was interrupted")
+        return ModelLoadError(
+            f"{path}: the model process stopped while loading this file ({exc}); the file may crash PyTorch. "
+            "Your work in the window is unaffected: open another model, or this one again")
 
 
 class RemoteBackend:
     """`TorchScriptBackend`'s interface, answered by the model process."""
 
-    def __init__(self, process: ForwardProcess, model_id: int, device: str, half: bool, config_text: str) -> None:
+    def __init__(self, process: ForwardProcess, model_id: int, reply: dict) -> None:
         self.process = process
         self.model_id = model_id
-        self.device = device
-        self.half = half
-        self.config_text = config_text
+        self.update(reply)
+
+    def update(self, reply: dict) -> None:
+        """What the child said about the backend it holds (after a load or a choice)."""
+        self.device = reply["device"]
+        self.half = bool(reply["half"])
+        self.config_text = reply["config_text"]
+        self.kind = reply.get("kind", "torchscript")
+        self.reason = reply.get("reason", "")
+        hw = reply.get("static_input_hw")
+        self.static_input_hw = (int(hw[0]), int(hw[1])) if hw else None
+        self.static_batch = reply.get("static_batch")
 
     def forward(self, batch: "np.ndarray") -> "np.ndarray | list[np.ndarray]":
         """The model's normalised output (see `engine.decode.normalize_output`)."""
@@ -283,11 +324,14 @@ def _raise_if_failed(reply: dict) -> None:
 _shared: ForwardProcess | None = None
 
 
-def prestart() -> ForwardProcess | None:
+def prestart(expect: Path | str | None = None, backend_mode: str = "auto") -> ForwardProcess | None:
     """Start the shared model process as early as possible (before Qt's imports).
 
-    None where a child cannot be started (a frozen app has no Python to run it with, or the
-    start failed): callers then load models in-process, as before.
+    `expect`: the model the window will open first, when known (`--model`, the demo). If a
+    verified ONNX conversion of it is cached and ``backend_mode`` lets it be used, the child
+    does not import torch unless asked (`engine.forward_server`'s ``--lazy-torch``): first
+    detections then need no torch at all. None where a child cannot be started (a frozen app
+    has no Python to run it with, or the start failed): callers then load models in-process.
     """
     global _shared
     if _shared is None:
@@ -295,9 +339,24 @@ def prestart() -> ForwardProcess | None:
             return None
         process = ForwardProcess()
         try:
-            process.start()
+            process.start(lazy_torch=expect is not None and expects_cached_onnx(Path(expect), backend_mode))
         except OSError as exc:
             log.warning("cannot start the model process (%s); loading models in the window's process", exc)
             return None
         _shared = process
     return _shared
+
+
+def expects_cached_onnx(model: Path, backend_mode: str) -> bool:
+    """Will `engine.model_loader` open `model` from a verified cached ONNX conversion (so the
+    model process need not import torch)? Cheap: hashes the file, reads the cache's records."""
+    if backend_mode == "torchscript" or not model.is_file():
+        return False
+    try:
+        from .model_loader import cpu_is_the_device
+        from .onnx_cache import cached_sizes
+
+        return cpu_is_the_device("auto") and bool(cached_sizes(model))
+    except Exception as exc:  # never a reason not to start
+        log.info("cannot look for a cached ONNX conversion of %s (%s)", model, exc)
+        return False

@@ -1,12 +1,19 @@
 """The model's own process: ``python -m engine.forward_server``, started by
-`engine.forward_process`. It imports torch at once, then answers requests until stdin closes.
+`engine.forward_process`. Unless started with ``--lazy-torch`` it imports torch at once (so
+torch loads while the window builds), then answers requests until stdin closes. With
+``--lazy-torch`` (the window expects a model whose verified ONNX conversion is cached) torch is
+imported only if a request needs it.
 
-Requests (see `engine.forward_protocol`):
-- ``{"op": "load", "model": id, "path", "device", "half"}`` -> ``{"ok": true, "config_text",
-  "device", "half"}``
-- every request also carries ``"keep"``: the model ids the window still holds; others are freed
+Requests (see `engine.forward_protocol`); each runs `engine.model_host`'s function of that name:
+- ``{"op": "load", "model": id, "path", "fmt", "device", "half"}`` -> ``{"ok": true, "config_text",
+  "device", "half", "kind", "static_input_hw", "static_batch"}``
+- ``{"op": "load_cached", "model": id, "path", "input_hw", "batch"}`` -> the same plus ``"reason"``,
+  or ``{"ok": true, "found": false}``
+- ``{"op": "choose", "model": id, "path", "input_hw", "batch", "mode"}`` -> ``{"ok": true, "kind",
+  "reason", "config_text", "device", "half"}`` (the model's backend is replaced by the chosen one)
 - ``{"op": "forward", "model": id}`` + one (B, 3, H, W) float32 array -> ``{"ok": true, "heads": bool}`` +
   the normalised output (one prediction array, or the raw anchor heads when ``heads``)
+- every request also carries ``"keep"``: the model ids the window still holds; others are freed
 - any failure -> ``{"ok": false, "kind": <exception class>, "message": <text>}``
 """
 
@@ -17,25 +24,27 @@ import sys
 from pathlib import Path
 
 
+def describe(backend) -> dict:
+    """What the window's `RemoteBackend` needs to know about a backend."""
+    return {"config_text": backend.config_text, "device": backend.device, "half": bool(backend.half),
+            "kind": getattr(backend, "kind", "torchscript"),
+            "static_input_hw": getattr(backend, "static_input_hw", None), "static_batch": getattr(backend, "static_batch", None)}
+
+
 def serve(requests, replies, arenas=None) -> int:
     """`arenas`: (from the window, to the window) `engine.shared_arena.Arena`s, or None when
     arrays travel in the messages."""
+    from . import model_host
+    from .decode import normalize_output
+    from .errors import ModelRunError, ScriptLensError
     from .forward_protocol import read_message, write_message
-    from .errors import ModelLoadError, ModelRunError, ScriptLensError
 
     def reply(header: dict, arrays=()) -> None:
         if arenas is not None and arrays:
             header, arrays = dict(header, shm=arenas[1].write(arrays)), ()
         write_message(replies, header, arrays)
 
-    try:
-        from .backend import TorchScriptBackend
-        from .decode import normalize_output
-        import_error = None
-    except Exception as exc:  # torch missing or broken: say so on every request
-        import_error = f"PyTorch cannot be imported ({type(exc).__name__}: {exc}); reinstall torch"
-
-    models: dict[int, object] = {}  # id -> TorchScriptBackend, for the ids the window still uses
+    models: dict[int, object] = {}  # id -> backend, for the ids the window still uses
     while True:
         message = read_message(requests)
         if message is None:
@@ -44,31 +53,57 @@ def serve(requests, replies, arenas=None) -> int:
         try:
             if "shm" in header:  # views: the model reads the window's buffer without a copy
                 arrays = arenas[0].read(header.pop("shm"), copy=False)
-            if import_error:
-                raise ModelLoadError(import_error)
             keep = set(header.get("keep", ()))
             models = {k: v for k, v in models.items() if k in keep}  # free what the window dropped
-            if header.get("op") == "load":
-                backend = TorchScriptBackend.load(Path(header["path"]), device=header["device"], half=header["half"])
-                models[int(header["model"])] = backend
-                reply({"ok": True, "config_text": backend.config_text, "device": backend.device, "half": backend.half})
-            elif header.get("op") == "forward":
-                backend = models.get(int(header.get("model", -1)))
+            op, model_id = header.get("op"), int(header.get("model", -1))
+            if op == "load":
+                backend = model_host.open_backend(Path(header["path"]), header.get("fmt", "torchscript"),
+                                                  header["device"], header["half"])
+                models[model_id] = backend
+                reply({"ok": True, **describe(backend)})
+            elif op == "load_cached":
+                found = model_host.open_cached(Path(header["path"]), tuple(header["input_hw"]), int(header["batch"]))
+                if found is None:
+                    reply({"ok": True, "found": False})
+                else:
+                    models[model_id] = found[0]
+                    reply({"ok": True, "found": True, "reason": found[1], **describe(found[0])})
+            elif op == "choose":
+                backend = models.get(model_id)
+                if backend is None:
+                    raise ModelRunError("this model is no longer loaded in the model process: open the model again")
+                chosen, kind, reason = model_host.choose_backend(backend, Path(header["path"]), tuple(header["input_hw"]),
+                                                                 int(header["batch"]), header["mode"])
+                models[model_id] = chosen
+                reply({"ok": True, **describe(chosen), "kind": kind, "reason": reason})
+            elif op == "forward":
+                backend = models.get(model_id)
                 if backend is None:
                     raise ModelRunError("this model is no longer loaded in the model process (it was restarted): open the model again")
                 pred = normalize_output(backend.forward(arrays[0]))
                 heads = isinstance(pred, list)
                 reply({"ok": True, "heads": heads}, pred if heads else [pred])
             else:
-                raise ModelRunError(f"unknown request {header.get('op')!r}")
+                raise ModelRunError(f"unknown request {op!r}")
         except ScriptLensError as exc:
             reply({"ok": False, "kind": type(exc).__name__, "message": str(exc)})
         except Exception as exc:  # torch raises many types from inside a graph: pass the text on
             reply({"ok": False, "kind": "RuntimeError", "message": str(exc) or type(exc).__name__})
 
 
+def preload_torch() -> None:
+    """Import torch now, while the window builds (a failure shows when a model needs torch)."""
+    try:
+        from . import backend  # noqa: F401  (imports torch)
+    except Exception:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lazy = "--lazy-torch" in argv
+    if lazy:
+        argv.remove("--lazy-torch")
     arenas = None
     if len(argv) == 2 and argv[0] == "--arenas":  # descriptors inherited from the window (pass_fds)
         from .shared_arena import Arena
@@ -84,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, 1)
         os.close(devnull)
     requests = sys.stdin.buffer
+    if not lazy:
+        preload_torch()
     try:
         return serve(requests, replies, arenas)
     except (BrokenPipeError, EOFError):

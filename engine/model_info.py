@@ -7,6 +7,8 @@ from pathlib import Path
 
 LAYOUTS = ("raw_anchor_heads", "anchor_based", "anchor_free", "end2end")
 BACKEND_MODES = ("auto", "torchscript", "onnxruntime")  # how a model runs (engine.onnx_backend.choose_backend)
+# What runs a loaded model (`ModelInfo.backend`), in a person's words (the window's Model box)
+BACKEND_TEXT = {"torchscript": "TorchScript (torch)", "onnxruntime": "ONNX Runtime", "pt2": "torch.export (torch)"}
 
 # What a person reads for each layout (the window's Model box): (short name, one-line explanation)
 LAYOUT_TEXT = {
@@ -48,7 +50,7 @@ class ModelInfo:
     metadata: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)  # field -> "metadata" | "sidecar <file>" | "default" | "user" | "output"
     output_shapes: tuple[tuple[int, ...], ...] = ()
-    backend: str = "torchscript"  # what runs the model: "torchscript" or "onnxruntime" (engine.onnx_backend)
+    backend: str = "torchscript"  # what runs the model: "torchscript", "onnxruntime" or "pt2" (BACKEND_TEXT)
     backend_reason: str = ""  # why, in one line ("": TorchScript, nothing else was asked for)
 
     @property

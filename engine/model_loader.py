@@ -12,25 +12,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from . import metadata as meta
 from .decode import DecodeContext, Decoder, check_finite, find_decoder, normalize_output, output_shapes
 from .errors import ModelLoadError, ModelRunError, UnsupportedOutputError
-from .model_file import check_torchscript_file
+from .model_file import ONNX, TORCHSCRIPT, model_format, read_embedded_config
+from .model_host import LocalHost, ModelHost
 from .model_info import BACKEND_MODES, ModelInfo
 from .run_errors import first_line
 
 if TYPE_CHECKING:  # engine.backend imports torch; it is imported only when a model loads
     from .backend import TorchScriptBackend
 
-# (path, device, half) -> a backend: `TorchScriptBackend.load`, or a model process's loader
-BackendLoader = Callable[[Path, str, bool], "TorchScriptBackend"]
 
 log = logging.getLogger(__name__)
 
+
+PROBED = "probed (the model accepted this size)"
 
 # Input sizes tried, in order, when a model without metadata rejects the default 640.
 PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))
@@ -50,15 +51,11 @@ class LoadedModel:
     ctx: DecodeContext
 
 
-def load_in_process(path: Path, device: str, half: bool) -> "TorchScriptBackend":
-    from .backend import TorchScriptBackend  # imports torch
-
-    return TorchScriptBackend.load(path, device=device, half=half)
-
-
 def is_shape_error(message: str) -> bool:
     m = message.lower()
-    return any(k in m for k in ("size of tensor", "sizes of tensors", "shape", "invalid for input of size", "dimension", "mat1 and mat2"))
+    # "guard failed": a torch.export program traced for other sizes; "invalid dimensions": onnxruntime
+    return any(k in m for k in ("size of tensor", "sizes of tensors", "shape", "invalid for input of size", "dimension",
+                                "mat1 and mat2", "guard failed"))
 
 
 def is_device_error(message: str) -> bool:
@@ -74,22 +71,23 @@ def load_model(
     imgsz: int | Sequence[int] | None = None,
     names: Sequence[str] | None = None,
     anchors: Sequence[Sequence[float]] | None = None,
-    backend_loader: BackendLoader | None = None,
-    backend_mode: str = "torchscript",
+    host: ModelHost | None = None,
+    backend_mode: str = "auto",
 ) -> LoadedModel:
     """Load and resolve a model; every failure is a `ModelLoadError` or `UnsupportedOutputError`
     that names the file.
 
-    ``backend_mode`` ("auto", "torchscript", "onnxruntime"; `engine.onnx_backend.choose_backend`):
-    after the warm-up, anything but "torchscript" may swap the TorchScript backend for ONNX
-    Runtime; the choice and its reason go into `ModelInfo.backend` / ``backend_reason``. Only
-    for a model loaded in this process: with a ``backend_loader`` (the window's model process,
-    which holds no module here) the mode is ignored and TorchScript runs."""
+    The file is a TorchScript archive, a `torch.export` program (.pt2) or an ONNX file
+    (`engine.model_file.model_format`). ``host``: where it runs (`engine.model_host`; default
+    this process). ``backend_mode`` ("auto", "torchscript", "onnxruntime";
+    `engine.onnx_backend.choose_backend`) for TorchScript and .pt2 files: anything but
+    "torchscript" first looks for a verified cached ONNX conversion, opened without torch, and
+    otherwise, after the warm-up, may swap the torch backend for ONNX Runtime; the choice and its
+    reason go into `ModelInfo.backend` / ``backend_reason``. ONNX files always run on ONNX Runtime."""
     if backend_mode not in BACKEND_MODES:
         raise ModelLoadError(f"unknown backend {backend_mode!r}: use one of {', '.join(BACKEND_MODES)}")
     try:
-        return _load(Path(path), device, half, imgsz, names, anchors, backend_loader or load_in_process,
-                     backend_mode if backend_loader is None else "torchscript")
+        return _load(Path(path), device, half, imgsz, names, anchors, host or LocalHost(), backend_mode)
     except UnsupportedOutputError as exc:
         # The decoders do not know the file: every other load error names it, these did not
         # ("error: the model's output (1x10) fits no known layout" -- which model, in a script?)
@@ -98,13 +96,10 @@ def load_model(
         raise UnsupportedOutputError(f"{path}: {exc}") from None
 
 
-def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: BackendLoader,
-          backend_mode: str = "torchscript") -> LoadedModel:
-    check_torchscript_file(path)
-    backend = backend_loader(path, device, half)
-
+def gather_facts(config_text: str, path: Path, imgsz, names, anchors) -> meta.MetaFacts:
+    """What the embedded metadata, the sidecars and the user say, each with its source."""
     facts = meta.MetaFacts()
-    meta.facts_from_config(meta.parse_config(backend.config_text), facts)
+    meta.facts_from_config(meta.parse_config(config_text), facts)
     meta.facts_from_sidecars(path, facts)
     if imgsz is not None:
         parsed = meta.parse_imgsz(list(imgsz) if not isinstance(imgsz, int) else imgsz)
@@ -118,6 +113,66 @@ def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: Backe
         if parsed_anchors is None:
             raise ModelLoadError("invalid anchors: give one [w0,h0, w1,h1, ...] list per level")
         facts.set("anchors", parsed_anchors, "user")
+    return facts
+
+
+def _open_cached(host: ModelHost, path: Path, facts: meta.MetaFacts, device: str, half: bool, mode: str):
+    """A verified cached ONNX conversion of this TorchScript file, opened without torch: (backend,
+    reason) or None. Only where ONNX Runtime would be chosen anyway: CPU, float32, not forced
+    to TorchScript. A model without a known input size uses the one size a conversion was
+    cached for (it was probed then)."""
+    if mode == "torchscript" or half or not cpu_is_the_device(device):
+        return None
+    from . import onnx_cache
+
+    batch = facts.batch or 1
+    if facts.imgsz is not None:
+        sizes = [facts.imgsz]
+    else:
+        sizes = onnx_cache.cached_sizes(path, batch)
+        if len(sizes) != 1:
+            return None
+    found = host.open_cached(path, sizes[0], batch)
+    if found is not None and facts.imgsz is None:
+        facts.set("imgsz", sizes[0], PROBED)  # when the conversion was made
+    return found
+
+
+def cpu_is_the_device(device: str) -> bool:
+    """Will `device` mean the CPU, told WITHOUT importing torch? "auto" means CUDA when torch sees
+    a GPU: assume it might wherever an NVIDIA driver is visible (then torch decides, as before)."""
+    device = (device or "auto").lower()
+    if device == "cpu":
+        return True
+    if device != "auto":
+        return False
+    from .cpu_features import nvidia_driver_present
+
+    return not nvidia_driver_present()
+
+
+def _load(path: Path, device, half, imgsz, names, anchors, host: ModelHost, backend_mode: str) -> LoadedModel:
+    fmt = model_format(path)
+    backend_kind, backend_reason, cached = "torchscript", "", None
+    if fmt == ONNX:
+        backend = host.open_backend(path, fmt, device, half)
+        facts = gather_facts(backend.config_text, path, imgsz, names, anchors)
+        backend_kind, backend_reason = "onnxruntime", "ONNX file, run by ONNX Runtime"
+        if getattr(backend, "static_batch", None) and facts.batch is None:
+            facts.set("batch", backend.static_batch, "ONNX input")
+        if getattr(backend, "static_input_hw", None) and "imgsz" not in facts.sources:
+            facts.set("imgsz", backend.static_input_hw, "ONNX input")
+    else:
+        facts = gather_facts(read_embedded_config(path), path, imgsz, names, anchors)
+        if fmt == TORCHSCRIPT:
+            cached = _open_cached(host, path, facts, device, half, backend_mode)
+        if cached is not None:
+            backend, backend_reason = cached
+            backend_kind = "onnxruntime"
+        else:
+            backend = host.open_backend(path, fmt, device, half)
+            if backend.config_text and not facts.raw:  # (read above from the zip; torch's copy if that failed)
+                facts = gather_facts(backend.config_text, path, imgsz, names, anchors)
 
     if facts.imgsz is None:
         facts.set("imgsz", meta.DEFAULT_IMGSZ, "default")
@@ -133,13 +188,16 @@ def _load(path: Path, device, half, imgsz, names, anchors, backend_loader: Backe
         raise ModelLoadError(f"{path}: on a blank {input_hw[0]}x{input_hw[1]} input, {exc}"
                              + (REDUCED_PRECISION_HINT if backend.half else "")) from None
     if input_hw != facts.imgsz:
-        facts.set("imgsz", input_hw, "probed (the model accepted this size)")
-    backend_kind, backend_reason = "torchscript", ""
-    if backend_mode != "torchscript":
-        from .onnx_backend import choose_backend
+        facts.set("imgsz", input_hw, PROBED)
+    if fmt == ONNX:
+        from .onnx_backend import thread_invariant
+        from .onnx_verify import check_inputs
 
-        choice = choose_backend(backend, path, input_hw, batch=batch, mode=backend_mode)
-        backend, backend_kind, backend_reason = choice.backend, choice.kind, choice.reason
+        backend.thread_invariant = thread_invariant(backend, check_inputs(batch, input_hw, ()))
+    elif fmt != TORCHSCRIPT:  # a torch.export program runs as it is (conversion: TorchScript files only)
+        backend_kind, backend_reason = "pt2", "torch.export program, run by torch"
+    elif cached is None and backend_mode != "torchscript":
+        backend, backend_kind, backend_reason = host.choose_backend(backend, path, input_hw, batch, backend_mode)
 
     ctx = DecodeContext(
         input_hw=input_hw,
@@ -207,7 +265,7 @@ def resolve_names(facts: meta.MetaFacts, nc: int | None) -> tuple[str, ...]:
     return names
 
 
-def warm_up(backend: "TorchScriptBackend", path: Path, facts: meta.MetaFacts, batch: int):
+def warm_up(backend: Any, path: Path, facts: meta.MetaFacts, batch: int):
     """Run a blank input; return the normalised output and the input size that worked."""
     sizes = [facts.imgsz]
     if facts.sources.get("imgsz") == "default":

@@ -209,6 +209,11 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
     except ImportError as exc:
         return _torchscript(ts_backend, f"TorchScript: onnxruntime is not installed ({first_line(exc)})")
 
+    branching = input_dependent_ops(ts_backend.module)
+    if branching and not forced:
+        return _torchscript(ts_backend, f"TorchScript: the model's code branches on its input's values ({', '.join(branching)}), "
+                            "so no set of check inputs can verify a conversion")
+
     entry = onnx_cache.entry_for(model_path, input_hw, batch, cache_dir)
     record = entry.read_record()
     if record is not None and record.get("status") == "export_failed":
@@ -265,6 +270,8 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
                 return _torchscript(ts_backend, f"TorchScript: conversion failed: {exc}")
 
         verdict = _verify(backend, inputs, references)
+        if verdict.ok:
+            backend.thread_invariant = thread_invariant(backend, inputs)
         # A cached file that fails where it passed before (or with no record of it) is damaged:
         # rebuild it. One that failed when it was made fails the same way again: keep it.
         expected_to_pass = record is None or record.get("status") != "converted" or record.get("verified") is True
@@ -278,6 +285,7 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
     previous = entry.read_record() or {}
     new_record = {"status": "converted", "structure": structure, "config_text": ts_backend.config_text,
                   "verified": verdict.ok, "max_diff": verdict.max_diff, "detail": verdict.detail,
+                  "thread_invariant": bool(getattr(backend, "thread_invariant", False)),
                   "tolerance": TOLERANCE_RULE,
                   "export_seconds": seconds if converted else previous.get("export_seconds")}
     if onnx_path is not None and {**new_record, "key": entry.key.as_dict()} != previous:
@@ -293,6 +301,50 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
         log.warning("%s", reason)
         return BackendChoice(backend, "onnxruntime", reason, verified=False, **common)
     return _torchscript(ts_backend, f"TorchScript: ONNX Runtime {verdict.detail}", **common)
+
+
+# A scripted `if` or loop whose condition depends on the input's VALUES (`if x.mean() < 0.1:
+# raise ...`): a conversion can agree on every check input and still differ on an image that
+# takes the other branch (ONNX drops the raise, say), so auto keeps such models on TorchScript.
+# Conditions on the input's SHAPE are fine: the conversion is made for one static shape.
+# Traced exports (Ultralytics, YOLOv5, YOLOv7) have no branches at all.
+BRANCH_OPS = ("prim::If", "prim::Loop")
+SHAPE_OPS = ("aten::size", "aten::dim", "aten::len", "prim::Constant", "prim::GetAttr", "aten::numel")
+
+
+def input_dependent_ops(module: Any) -> list[str]:
+    """The `BRANCH_OPS` of the module's inlined graph whose condition reads the input's values
+    (empty: a straight-line graph, or branches on shapes and attributes only)."""
+    try:
+        graph = module.inlined_graph
+    except Exception:  # not a ScriptModule (a torch.export program): nothing to look at
+        return []
+    memo: dict[Any, bool] = {}
+
+    def reads_values(value) -> bool:
+        key = value.debugName() + str(id(value.node()))
+        if key not in memo:
+            memo[key] = False  # (cycles through loop-carried values end here)
+            node = value.node()
+            if node.kind() in SHAPE_OPS:
+                memo[key] = False
+            elif node.kind() == "prim::Param":
+                memo[key] = value.type().kind() == "TensorType"  # the image itself, not `self`
+            else:
+                memo[key] = any(reads_values(v) for v in node.inputs())
+        return memo[key]
+
+    found: set[str] = set()
+
+    def walk(block) -> None:
+        for node in block.nodes():
+            if node.kind() in BRANCH_OPS and any(reads_values(v) for v in node.inputs()):
+                found.add(node.kind())
+            for sub in node.blocks():
+                walk(sub)
+
+    walk(graph)
+    return sorted(found)
 
 
 def _verify(backend: OnnxRuntimeBackend, inputs: list[tuple[str, np.ndarray]],
@@ -319,19 +371,46 @@ def _write_record(entry: onnx_cache.CacheEntry, record: dict[str, Any]) -> None:
         log.info("cannot write the ONNX cache record %s (%s)", entry.record_path, exc)
 
 
-def load_cached(model_path: Path | str, input_hw: tuple[int, int], batch: int = 1, *,
-                threads: int | None = None, cache_dir: Path | None = None) -> OnnxRuntimeBackend | None:
+def load_cached_verified(model_path: Path | str, input_hw: tuple[int, int], batch: int = 1, *,
+                         threads: int | None = None, cache_dir: Path | None = None) -> tuple[OnnxRuntimeBackend, str] | None:
     """A conversion of this model file at this size that an earlier load verified, opened
-    WITHOUT torch (the record holds the output structure and the model's config.txt); None when
-    there is none, or it cannot be opened. The key includes the installed torch's version (read
-    from its package metadata, not by importing it)."""
+    WITHOUT torch (the record holds the output structure and the model's config.txt), with the
+    one-line reason to show; None when there is none, or it cannot be opened. The key includes
+    the installed torch's version (read from its package metadata, not by importing it)."""
     try:
         entry = onnx_cache.entry_for(model_path, (int(input_hw[0]), int(input_hw[1])), batch, cache_dir)
         record = entry.read_record()
         if not record or record.get("status") != "converted" or not record.get("verified") or not entry.onnx_path.is_file():
             return None
-        return OnnxRuntimeBackend.load(entry.onnx_path, config_text=record.get("config_text") or "",
-                                       structure=record.get("structure"), threads=threads)
+        backend = OnnxRuntimeBackend.load(entry.onnx_path, config_text=record.get("config_text") or "",
+                                          structure=record.get("structure"), threads=threads)
     except Exception as exc:
         log.info("no usable cached ONNX conversion for %s (%s)", model_path, first_line(exc))
         return None
+    backend.thread_invariant = record.get("thread_invariant") is True
+    diff = record.get("max_diff")
+    diff_text = f"max output difference {diff:.1e}" if isinstance(diff, (int, float)) else "verified"
+    return backend, f"ONNX Runtime verified: {diff_text} (cached conversion; TorchScript not loaded)"
+
+
+def load_cached(model_path: Path | str, input_hw: tuple[int, int], batch: int = 1, *,
+                threads: int | None = None, cache_dir: Path | None = None) -> OnnxRuntimeBackend | None:
+    """`load_cached_verified`'s backend alone."""
+    found = load_cached_verified(model_path, input_hw, batch, threads=threads, cache_dir=cache_dir)
+    return found[0] if found else None
+
+
+def thread_invariant(backend: OnnxRuntimeBackend, inputs: list[tuple[str, np.ndarray]]) -> bool:
+    """Do 1 and the default number of intra-op threads give the same bits on every check input?
+    Then `label` may run one single-threaded session per core (engine.batch_runner) and still
+    write exactly the window's numbers (engine.cpu_features.forward_threads explains why bits
+    matter). Measured, not assumed: MLAS splits most kernels by output, but not every kernel."""
+    if backend.threads == 1:
+        return True
+    for _, x in inputs:
+        many = backend.forward_flat(x)
+        with backend.intra_op_threads(1):
+            one = backend.forward_flat(x)
+        if len(one) != len(many) or any(a.shape != b.shape or a.tobytes() != b.tobytes() for a, b in zip(one, many)):
+            return False
+    return True

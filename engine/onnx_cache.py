@@ -142,6 +142,24 @@ def entry_for(model_path: Path | str, input_hw: tuple[int, int], batch: int = 1,
     return CacheEntry(CacheKey.for_model(model_path, input_hw, batch), Path(folder) if folder is not None else cache_dir())
 
 
+def cached_sizes(model_path: Path | str, batch: int = 1, folder: Path | None = None) -> list[tuple[int, int]]:
+    """The input sizes (H, W) with a verified conversion of this file (at this batch, for the
+    installed torch and onnxruntime) in the cache."""
+    probe = CacheKey.for_model(model_path, (0, 0), batch)
+    root = Path(folder) if folder is not None else cache_dir()
+    sizes = []
+    for record_path in sorted(root.glob(f"{probe.model_sha256[:16]}-{int(batch)}x3x*.json")):
+        try:
+            hw = json.loads(record_path.read_text(encoding="utf-8"))["key"]["input_hw"]
+            entry = CacheEntry(CacheKey(probe.model_sha256, int(batch), (int(hw[0]), int(hw[1])), probe.torch, probe.onnxruntime), root)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+        record = entry.read_record()  # None unless written for exactly this key
+        if record and record.get("status") == "converted" and record.get("verified") and entry.onnx_path.is_file():
+            sizes.append(entry.key.input_hw)
+    return sizes
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and ``os.replace``.
     Raises OSError (folder not writable, disk full); leaves no temporary file behind."""

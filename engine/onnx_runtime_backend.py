@@ -51,6 +51,9 @@ class OnnxRuntimeBackend:
         self.device = "cpu"
         self.half = False
         self.channels_last = False  # NCHW, always: the graph is exported for it
+        # 1 and `threads` intra-op threads give the same bits (engine.onnx_backend.thread_invariant);
+        # False until measured
+        self.thread_invariant = False
         self.threads = default_threads() if threads is None else int(threads)
         self._sessions: dict[int, Any] = {}
         self._session = self._session_for(self.threads)
@@ -58,7 +61,9 @@ class OnnxRuntimeBackend:
         if len(inp) != 1:
             raise ConversionError(f"the ONNX model takes {len(inp)} inputs; ScriptLens feeds one image batch")
         self.input_name = inp[0].name
-        self.input_shape = tuple(d if isinstance(d, int) else -1 for d in inp[0].shape)
+        self.input_shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in inp[0].shape)
+        # an fp16 export (Ultralytics half=True) takes float16 input; everything else float32
+        self.input_dtype = np.float16 if inp[0].type == "tensor(float16)" else np.float32
         if structure is not None:
             n = len(self._session.get_outputs())
             if n > count_leaves(structure):
@@ -72,6 +77,24 @@ class OnnxRuntimeBackend:
     @property
     def precision(self) -> str:
         return precision_name(self.device, self.half)
+
+    @property
+    def static_input_hw(self) -> tuple[int, int] | None:
+        """(H, W) when the graph fixes them (a static export), else None (dynamic axes)."""
+        if len(self.input_shape) == 4 and self.input_shape[2] > 0 and self.input_shape[3] > 0:
+            return (self.input_shape[2], self.input_shape[3])
+        return None
+
+    @property
+    def static_batch(self) -> int | None:
+        return self.input_shape[0] if self.input_shape and self.input_shape[0] > 0 else None
+
+    def metadata_props(self) -> dict[str, str]:
+        """The ONNX file's ``metadata_props`` (exporters' names, imgsz, stride...)."""
+        try:
+            return dict(self._session.get_modelmeta().custom_metadata_map or {})
+        except Exception:  # an old onnxruntime without it: no metadata
+            return {}
 
     def _session_for(self, threads: int):
         session = self._sessions.get(threads)
@@ -95,7 +118,7 @@ class OnnxRuntimeBackend:
         """All output tensors, flattened in order."""
         if hasattr(batch, "detach"):  # a torch tensor
             batch = batch.detach().cpu().numpy()
-        x = np.ascontiguousarray(batch, dtype=np.float32)
+        x = np.ascontiguousarray(batch, dtype=self.input_dtype)
         expected = self.input_shape
         if x.ndim != len(expected) or any(e not in (-1, g) for e, g in zip(expected, x.shape)):
             want = "x".join("?" if e == -1 else str(e) for e in expected)

@@ -19,12 +19,13 @@ from typing import Iterable, Iterator, Sequence
 from . import batch_runner
 from .decode import DEFAULT_FLOOR
 from .errors import ScriptLensError
-from .model_loader import PROBE_SIZES, BackendLoader, load_model
+from .model_host import ModelHost
+from .model_loader import PROBE_SIZES, load_model
 from .prediction import Prediction, StageTimings
 from .predictor import PreparedImage, Predictor, to_input_tensor
 
 __all__ = ["Detector", "Prediction", "StageTimings", "PreparedImage", "Predictor", "to_input_tensor",
-           "BackendLoader", "PROBE_SIZES"]
+           "ModelHost", "PROBE_SIZES"]
 
 
 class Detector(Predictor):
@@ -42,14 +43,15 @@ class Detector(Predictor):
         names: Sequence[str] | None = None,
         anchors: Sequence[Sequence[float]] | None = None,
         floor: float = DEFAULT_FLOOR,
-        backend_loader: BackendLoader | None = None,
-        backend: str = "torchscript",
+        host: ModelHost | None = None,
+        backend: str = "auto",
     ) -> "Detector":
-        """`backend_loader` defaults to loading the model in this process (this imports torch);
-        the GUI passes `engine.forward_process.ForwardProcess.load_backend`. ``backend``: "auto",
-        "torchscript" or "onnxruntime" (`engine.model_loader.load_model`'s ``backend_mode``)."""
+        """`host`: where the model runs (`engine.model_host`): this process by default (a
+        TorchScript file imports torch, unless a verified ONNX conversion is cached); the GUI
+        passes its `engine.forward_process.ForwardProcess`. ``backend``: "auto", "torchscript" or
+        "onnxruntime" (`engine.model_loader.load_model`'s ``backend_mode``)."""
         m = load_model(path, device=device, half=half, imgsz=imgsz, names=names, anchors=anchors,
-                       backend_loader=backend_loader, backend_mode=backend)
+                       host=host, backend_mode=backend)
         return cls(m.backend, m.info, m.decoder, m.ctx, floor)
 
     def predict_paths(self, paths: Iterable[Path], *, workers: int | None = None,

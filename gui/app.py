@@ -11,18 +11,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import forward_process
+from engine.demo import demo_paths  # noqa: F401  (gui.app.demo_paths: what tools and tests use)
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def demo_paths() -> tuple[Path | None, Path | None]:
-    """The bundled demo model and images (each None when missing)."""
-    demo = REPO_ROOT / "resources" / "demo"
-    model = demo / "shapes.torchscript"
-    images = demo / "images"
-    return (model if model.is_file() else None, images if images.is_dir() else None)
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -45,14 +36,15 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
-def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None, model_process=None):
+def create_window(model: Path | str | None = None, images: Path | str | None = None, settings=None, model_process=None,
+                  backend: str = "auto"):
     """Build and show the window, then open `model` / `images` (or the last ones) right after.
 
     `model_process`: where models run (see `MainWindow`); `main()` passes the one it started,
-    so torch never loads in the window's process."""
+    so torch never loads in the window's process. `backend`: `engine.model_info.BACKEND_MODES`."""
     from .main_window import MainWindow
 
-    window = MainWindow(settings, model_process=model_process)
+    window = MainWindow(settings, model_process=model_process, backend=backend)
     window.show()
 
     def open_initial() -> None:
@@ -65,12 +57,12 @@ def create_window(model: Path | str | None = None, images: Path | str | None = N
     return window
 
 
-def main(model: Path | str | None = None, images: Path | str | None = None) -> int:
+def main(model: Path | str | None = None, images: Path | str | None = None, backend: str = "auto") -> int:
     t0 = time.perf_counter()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Usually started already by `scriptlens` before Qt was imported (cli/gui_cmd.py); the
     # same process is returned then. None: no child possible, models load in this process.
-    forward = forward_process.prestart()
+    forward = forward_process.prestart(model, backend)
     app = make_app()
     if model is None and images is None:
         from .settings import Settings
@@ -81,7 +73,7 @@ def main(model: Path | str | None = None, images: Path | str | None = None) -> i
         images = last_folder if last_folder and Path(last_folder).is_dir() else None
         if model is None and images is None:
             model, images = demo_paths()
-    window = create_window(model, images, model_process=forward)
+    window = create_window(model, images, model_process=forward, backend=backend)
     _install_excepthook(window)
     log.info("window shown %.0f ms after main() (epoch %.3f, process CPU %.2f s)",
              (time.perf_counter() - t0) * 1e3, time.time(), time.process_time())

@@ -56,16 +56,17 @@ def _forward(owner: str, name: str) -> property:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None, parent=None, model_process=None) -> None:
+    def __init__(self, settings: Settings | None = None, parent=None, model_process=None, backend: str = "auto") -> None:
         """`model_process`: an `engine.forward_process.ForwardProcess` to run models in (what
-        `scriptlens` does); None runs them in this process (most tests)."""
+        `scriptlens` does); None runs them in this process (most tests). `backend`: what runs
+        models (`engine.model_info.BACKEND_MODES`) until Model settings changes it."""
         super().__init__(parent)
         self._model_process = model_process
         self.setWindowTitle("ScriptLens")
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.cache = CandidateCache()
-        self.engine = EngineThread(self.cache, backend_loader=model_process.load_backend if model_process else None)
+        self.engine = EngineThread(self.cache, host=model_process)
         self.scanner = FolderScanner(self)
         self.worker = self.engine.worker
         self.reader = ImageReaderThread(self.cache, name="scriptlens-images")  # decodes pictures only
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.feedback = Feedback(self.banner, self.statusBar())
         self.threshold_binding = ThresholdBinding(self.session, self.side_panel, self.threshold_panel, self)
-        self._build_controllers(model_process)
+        self._build_controllers(model_process, backend)
         build_actions(self)
         self._rebuild_recent_menu()
         self.session.folderChanged.connect(self._on_session_folder_changed)
@@ -88,7 +89,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.canvas.setFocus()
 
-    def _build_controllers(self, model_process) -> None:
+    def _build_controllers(self, model_process, backend: str) -> None:
         """Session listeners run in the order they connect, and that order matters: the model
         controller rebuilds the class widgets first; edits are bound and the scorer reset before
         the ground truth is found (whose signal starts the rescoring); browsing comes last, so the
@@ -99,7 +100,7 @@ class MainWindow(QMainWindow):
         self.model_controller = ModelController(
             s, self.worker, self.cache, self.side_panel, self.threshold_panel, self.threshold_binding,
             self.load_label, self.load_progress, self.device_label, self.settings, fb, ids, self,
-            model_process, export_running=lambda: self.export_controller.running)
+            model_process, export_running=lambda: self.export_controller.running, backend=backend)
         self.edit_controller = EditController(s, self.edits, self.canvas, self.image_list, self.review_proxy,
                                               self.review_bar, fb, go_to=lambda row: self.browse.go_to(row),
                                               image_wh=lambda: self.browse.image_wh(), parent=self)

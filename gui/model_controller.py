@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QLabel, QProgressBar, QWidget
 
-from engine.model_info import LAYOUT_TEXT
+from engine.model_info import BACKEND_TEXT, LAYOUT_TEXT
 
 from .candidate_cache import CandidateCache
 from .feedback import Feedback
@@ -27,8 +27,9 @@ from .threshold_binding import ThresholdBinding
 from .threshold_panel import ThresholdPanel
 from .worker import LoadModelRequest
 
-MODEL_SUFFIXES = {".torchscript", ".pt", ".pth", ".ptl", ".jit", ".zip", ".ts"}
-MODEL_FILTER = "TorchScript models (*.torchscript *.pt *.pth *.ptl *.jit *.ts *.zip);;All files (*)"
+MODEL_SUFFIXES = {".torchscript", ".pt", ".pth", ".ptl", ".jit", ".zip", ".ts", ".onnx", ".pt2"}
+MODEL_FILTER = ("Models (*.torchscript *.pt *.pth *.ptl *.jit *.ts *.zip *.onnx *.pt2);;TorchScript (*.torchscript *.pt *.ts);;"
+                "ONNX (*.onnx);;torch.export (*.pt2);;All files (*)")
 STUCK_MODEL_S = 1.0  # opening another model stops a model process busy this long on one image
 
 
@@ -37,15 +38,16 @@ class ModelController(QObject):
                  threshold_panel: ThresholdPanel, threshold_binding: ThresholdBinding, load_label: QLabel,
                  load_progress: QProgressBar, device_label: QLabel, settings: Settings, feedback: Feedback,
                  ids: Iterator[int], parent: QWidget, model_process=None,
-                 export_running: Callable[[], bool] = lambda: False) -> None:
+                 export_running: Callable[[], bool] = lambda: False, backend: str = "auto") -> None:
         """`model_process`: an `engine.forward_process.ForwardProcess` the models run in, or None
-        (in this process). `export_running`: whether an export is under way (never interrupted)."""
+        (in this process). `export_running`: whether an export is under way (never interrupted).
+        `backend`: what runs models until Model settings says otherwise (`scriptlens gui --backend`)."""
         super().__init__(parent)
         self.session, self.worker, self.cache, self.settings, self.feedback = session, worker, cache, settings, feedback
         self.side_panel, self.threshold_panel, self.threshold_binding = side_panel, threshold_panel, threshold_binding
         self.load_label, self.load_progress, self.device_label = load_label, load_progress, device_label
         self._parent, self._ids, self._process, self._export_running = parent, ids, model_process, export_running
-        self.overrides = ModelOverrides()  # the latest model request's; restored when that load fails
+        self.overrides = ModelOverrides(backend=backend)  # the latest model request's; restored when that load fails
         self._loading_overrides = self._loaded_overrides = self.overrides
         self._loading_id = 0
         worker.modelLoading.connect(self._on_worker_model_loading)
@@ -56,12 +58,12 @@ class ModelController(QObject):
     def open_model(self, path: Path | str, overrides: ModelOverrides | None = None) -> int:
         path = Path(path)
         if overrides is None and path != self.session.model_path:
-            overrides = ModelOverrides()
+            overrides = ModelOverrides(backend=self.overrides.backend)  # the backend choice stays; the rest is per model
         if overrides is not None:
             self.overrides = overrides
         o = self._loading_overrides = self.overrides
         self._interrupt_stuck_model(f"to open {path.name}")
-        request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors, o.half)
+        request = LoadModelRequest(next(self._ids), path, o.device, o.imgsz, o.names, o.anchors, o.half, o.backend)
         self._loading_id = request.id
         self.load_label.setText(f"Loading {path.name}…")
         self.load_progress.setRange(0, 0)  # busy until the worker reports a stage
@@ -93,7 +95,7 @@ class ModelController(QObject):
     def open_model_dialog(self) -> None:
         model_path = self.session.model_path
         start = str(model_path.parent) if model_path else self.settings.get_str("last/model")
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Open a TorchScript model", start, MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open a model", start, MODEL_FILTER)
         if path:
             self.open_model(Path(path))
 
@@ -152,6 +154,8 @@ class ModelController(QObject):
             "LayoutTip": LAYOUT_TEXT.get(info.layout, ("", ""))[1],
             "Input": f"{w}×{h}" + (f", stride {info.stride}" if info.stride else ""),
             "Device": f"{info.device} ({info.precision})",
+            "Runs on": BACKEND_TEXT.get(info.backend, info.backend),
+            "Runs onTip": info.backend_reason,
             "Classes": str(len(names)),
         })
         self.side_panel.set_classes(names)

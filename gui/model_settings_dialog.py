@@ -7,10 +7,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
     QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout,
 )
+
+from engine.metadata import read_names_file  # the CLI's --names reader: one way to read a names file
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,18 @@ class ModelOverrides:
     anchors: tuple[tuple[float, ...], ...] | None = None
     device: str = "auto"
     half: bool = False  # fp16 on a GPU, bf16 on a CPU with bfloat16 units (engine.backend)
+    backend: str = "auto"  # engine.model_info.BACKEND_MODES: what runs a TorchScript model
+
+
+# The "Runs on" choices: (mode, what a person reads, tooltip)
+BACKEND_CHOICES = (
+    ("auto", "Automatic (ONNX Runtime when verified)",
+     "Converts a TorchScript model to ONNX once (cached) and runs it with ONNX Runtime, usually faster, "
+     "when its outputs match TorchScript's; otherwise TorchScript. The Model box says which, and why."),
+    ("torchscript", "TorchScript (torch)", "Runs the file as it is, with PyTorch."),
+    ("onnxruntime", "ONNX Runtime, even if not verified",
+     "Uses the ONNX conversion whenever it runs, even when its outputs differ from TorchScript's (the Model box says so)."),
+)
 
 
 def parse_anchors(text: str) -> tuple[tuple[float, ...], ...] | None:
@@ -36,20 +51,6 @@ def parse_anchors(text: str) -> tuple[tuple[float, ...], ...] | None:
             raise ValueError(f"each anchor level needs pairs of numbers (w,h): {level.strip()!r}")
         out.append(values)
     return tuple(out)
-
-
-def read_names_file(path: Path) -> tuple[str, ...]:
-    """classes.txt (one per line) or a YOLO data.yaml with `names` (list or {id: name})."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text) or {}
-        names = data.get("names", data) if isinstance(data, dict) else data
-        if isinstance(names, dict):
-            return tuple(str(names[k]) for k in sorted(names, key=int))
-        return tuple(str(n) for n in names)
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
 class ModelSettingsDialog(QDialog):
@@ -96,6 +97,12 @@ class ModelSettingsDialog(QDialog):
         self.half_box.setToolTip("fp16 on a GPU; bf16 on a CPU with AVX-512 BF16 or AMX. "
                                  "Other CPUs keep float32: emulated bf16 would not be faster there.")
         self.half_box.setChecked(current.half)
+        self.backend_combo = QComboBox()
+        for mode, text, tip in BACKEND_CHOICES:
+            self.backend_combo.addItem(text, mode)
+            self.backend_combo.setItemData(self.backend_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.backend_combo.setCurrentIndex(max(0, self.backend_combo.findData(current.backend)))
+        self.backend_combo.setToolTip("What runs a TorchScript model. ONNX files always run on ONNX Runtime.")
 
         form = QFormLayout()
         form.addRow(self.size_box)
@@ -105,6 +112,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow("Anchors (pixels)", self.anchors_edit)
         form.addRow("Device", self.device_combo)
         form.addRow("", self.half_box)
+        form.addRow("Runs on", self.backend_combo)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Reload model")
         buttons.accepted.connect(self._on_accepted)
@@ -125,6 +133,7 @@ class ModelSettingsDialog(QDialog):
             anchors=parse_anchors(self.anchors_edit.text()),
             device=self.device_combo.currentText(),
             half=self.half_box.isChecked(),
+            backend=self.backend_combo.currentData(),
         )
 
     def _on_accepted(self) -> None:

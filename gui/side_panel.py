@@ -40,7 +40,7 @@ class SidePanel(QWidget):
         info_box = QGroupBox("Model")
         form = QFormLayout(info_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for key in ("File", "Layout", "Input", "Device", "Classes"):
+        for key in ("File", "Layout", "Input", "Device", "Runs on", "Classes"):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
@@ -126,9 +126,10 @@ class SidePanel(QWidget):
             label.setText(rows.get(key, "—"))
         self._info_labels["File"].setToolTip(rows.get("FileTip", ""))
         self._info_labels["Layout"].setToolTip(rows.get("LayoutTip", ""))
+        self._info_labels["Runs on"].setToolTip(rows.get("Runs onTip", ""))
 
     def model_info_text(self, key: str) -> str:
-        """What the Model box shows for `key` ("File", "Layout", "Input", "Device", "Classes")."""
+        """What the Model box shows for `key` ("File", "Layout", "Input", "Device", "Runs on", "Classes")."""
         return self._info_labels[key].text()
 
     def model_info_tip(self, key: str) -> str:

@@ -69,6 +69,7 @@ class LoadModelRequest:
     names: tuple[str, ...] | None = None
     anchors: tuple[tuple[float, ...], ...] | None = None
     half: bool = False
+    backend: str = "auto"  # engine.model_info.BACKEND_MODES
 
 
 @dataclass(frozen=True)
@@ -120,13 +121,13 @@ class EngineWorker(QObject):
 
     STATS_SLICE_S = 0.05  # a folder-scan turn: about this long (plus at most one model run)
 
-    def __init__(self, cache: CandidateCache, backend_loader=None, detector_loader: DetectorLoader | None = None) -> None:
-        """`backend_loader`: how models load (`engine.model_loader.BackendLoader`); None loads them
-        in this process. The app passes its model process's loader (`engine.forward_process`).
+    def __init__(self, cache: CandidateCache, host=None, detector_loader: DetectorLoader | None = None) -> None:
+        """`host`: where models run (`engine.model_host.ModelHost`); None: in this process. The app
+        passes its model process (`engine.forward_process.ForwardProcess`).
         `detector_loader`: what loads a detector, `engine.pipeline.Detector.load` by default."""
         super().__init__()
         self._cache = cache
-        self._backend_loader = backend_loader
+        self._host = host
         self._detector_loader = detector_loader
         self._lock = threading.Lock()
         self._slots: dict[str, object] = {}
@@ -242,7 +243,7 @@ class EngineWorker(QObject):
                     self.statsFailed.emit(request.id, message)
 
     def _handle_load(self, req: LoadModelRequest) -> None:
-        self.modelLoading.emit(req.id, "Loading PyTorch…", 5)
+        self.modelLoading.emit(req.id, "Loading…", 5)
         t0 = time.perf_counter()
         load = self._detector_loader
         if load is None:
@@ -254,7 +255,7 @@ class EngineWorker(QObject):
         try:
             detector = load(
                 req.path, device=req.device, half=req.half, imgsz=req.imgsz, names=req.names, anchors=req.anchors,
-                backend_loader=self._backend_loader,
+                host=self._host, backend=req.backend,
             )
         except ScriptLensError as exc:
             self.modelFailed.emit(req.id, str(exc))
@@ -399,6 +400,6 @@ class EngineThread(OwnedThread):
     image reader that only decodes images for display (`gui.image_reader.ImageReaderThread`,
     the same shape), so pictures show while torch is still loading."""
 
-    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", backend_loader=None,
+    def __init__(self, cache: CandidateCache, name: str = "scriptlens-engine", host=None,
                  detector_loader: DetectorLoader | None = None) -> None:
-        super().__init__(EngineWorker(cache, backend_loader, detector_loader), name)
+        super().__init__(EngineWorker(cache, host, detector_loader), name)

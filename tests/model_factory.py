@@ -375,3 +375,86 @@ class _NanOnBright(nn.Module):
 
 def nan_on_bright_model(path, boxes, nc: int = 3) -> Path:
     return _save(torch.jit.script(_NanOnBright(anchor_free_tensor(boxes, nc))), path, ultralytics_meta([f"n{i}" for i in range(nc)]))
+
+
+# ------------------------------------------------------------------ ONNX and torch.export files
+
+
+def ultralytics_onnx_props(names: Sequence[str], hw=(320, 320), batch: int = 1, dynamic: bool = False) -> dict[str, str]:
+    """``metadata_props`` as Ultralytics' ONNX exporter writes them: ``str()`` of each value
+    (names as a dict with int keys, imgsz a list) -- the code path of `Exporter.export_onnx`."""
+    meta = {
+        "description": "Ultralytics YOLOv8n model trained on shapes.yaml", "author": "Ultralytics",
+        "date": "2026-12-07T10:00:00", "version": "8.4.190", "license": "AGPL-3.0 License",
+        "docs": "https://docs.ultralytics.com", "stride": 32, "task": "detect", "batch": batch,
+        "imgsz": list(hw), "names": {i: n for i, n in enumerate(names)},
+        "args": {"batch": batch, "half": False, "dynamic": dynamic, "nms": False}, "channels": 3, "end2end": False,
+    }
+    return {k: str(v) for k, v in meta.items()}
+
+
+def onnx_file(path, module: nn.Module, hw=(320, 320), props: dict[str, str] | None = None, batch: int = 1,
+              dynamic: bool = False, output_names=("output0",)) -> Path:
+    """An ONNX export of `module` the way Ultralytics and YOLOv5 write one: torch.onnx.export
+    with input "images", then ``metadata_props`` added with the onnx package."""
+    import io
+    import warnings
+
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    axes = {"images": {0: "batch", 2: "height", 3: "width"}} if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), (torch.zeros(batch, 3, *hw),), buffer, dynamo=False, opset_version=17,
+                          input_names=["images"], output_names=list(output_names), dynamic_axes=axes)
+    model = onnx.load_from_string(buffer.getvalue())
+    for key, value in (props or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+class _AnchorFreeHead(nn.Module):
+    """The constant anchor-free output of `anchor_free_tensor`, for an input of any size (so a
+    dynamic-axis export of it runs at whatever size the metadata or the user gives)."""
+
+    def __init__(self, boxes, nc: int, hw) -> None:
+        super().__init__()
+        self.register_buffer("out", anchor_free_tensor(boxes, nc, hw))
+
+    def forward(self, x):
+        return self.out + x.mean() * 0.0
+
+
+def anchor_free_onnx(path, boxes, nc: int = 3, hw=(320, 320), names=None, props="ultralytics", **kw) -> Path:
+    names = names or [f"n{i}" for i in range(nc)]
+    if props == "ultralytics":
+        props = ultralytics_onnx_props(names, hw, dynamic=kw.get("dynamic", False))
+    return onnx_file(path, _AnchorFreeHead(boxes, nc, hw), hw, props, **kw)
+
+
+def anchor_based_onnx(path, rows, nc: int = 2, hw=(320, 320), names=None, **kw) -> Path:
+    """A YOLOv5 ONNX export: output0 (1, N, 5+nc), metadata ``stride`` and ``names`` (export.py)."""
+    names = names or [f"c{i}" for i in range(nc)]
+    props = {"stride": "32", "names": str({i: n for i, n in enumerate(names)})}
+    return onnx_file(path, _TracedConst([anchor_based_tensor(rows, nc, hw)], hw, "tensor"), hw, props, **kw)
+
+
+def pt2_file(path, module: nn.Module, hw=(320, 320), meta: dict | None = None) -> Path:
+    """A `torch.export` program saved with `torch.export.save`, metadata in extra/config.txt."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program = torch.export.export(module.eval(), (torch.zeros(1, 3, *hw),))
+    extra = {"config.txt": json.dumps(meta)} if meta is not None else None
+    torch.export.save(program, str(path), extra_files=extra)
+    return path
+
+
+def anchor_free_pt2(path, boxes, nc: int = 3, hw=(320, 320), names=None, meta: dict | None | str = "auto") -> Path:
+    if meta == "auto":
+        meta = ultralytics_meta(names or [f"n{i}" for i in range(nc)], hw)
+    return pt2_file(path, _AnchorFreeHead(boxes, nc, hw), hw, meta)

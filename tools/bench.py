@@ -158,7 +158,7 @@ def bench_model_process(model: Path, repeat: int) -> dict:
         try:
             for name, path in (("demo", model), ("const_640", const)):
                 local = Detector.load(path, device="cpu")
-                remote = Detector.load(path, device="cpu", backend_loader=process.load_backend)
+                remote = Detector.load(path, device="cpu", host=process)
                 tensor = local.preprocess(read_image(sorted(DEMO_IMAGES.glob("*.jpg"))[0]))[0][None]
                 # Alternating blocks, first call of each dropped: this VM's speed drifts by
                 # 20-50% over a minute, and back-to-back single calls would leave one side's

@@ -6,6 +6,7 @@ in-process loading."""
 from __future__ import annotations
 
 import io
+import dataclasses
 import os
 import signal
 import time
@@ -123,7 +124,7 @@ def models(tmp_path_factory):
 
 def both(path, process, **kw):
     local = Detector.load(path, device="cpu", **kw)
-    remote = Detector.load(path, device="cpu", backend_loader=process.load_backend, **kw)
+    remote = Detector.load(path, device="cpu", host=process, **kw)
     return local, remote
 
 
@@ -145,7 +146,9 @@ def test_remote_detector_matches_in_process(process, models, kind):
     else:
         path = mf.end2end(models / "e2e.torchscript", [(10, 20, 110, 90, 0.9, 1), (50, 50, 80, 70, 0.4, 2)])
     local, remote = both(path, process)
-    assert remote.info == local.info
+    # the same backend, chosen the same way; the remote load found the local one's conversion cached
+    assert dataclasses.replace(remote.info, backend_reason="") == dataclasses.replace(local.info, backend_reason="")
+    assert remote.info.backend_reason == local.info.backend_reason + " (cached conversion; TorchScript not loaded)"
     assert remote.backend.device == "cpu" and remote.backend.config_text == local.backend.config_text
     image = np.random.default_rng(1).integers(0, 255, (240, 400, 3), dtype=np.uint8)
     assert_same_candidates(local.predict(image).candidates, remote.predict(image).candidates)
@@ -200,20 +203,20 @@ def test_load_errors_read_the_same_as_in_process(process, models, build, error):
     with pytest.raises(error) as local:
         Detector.load(path, device="cpu")
     with pytest.raises(error) as remote:
-        Detector.load(path, device="cpu", backend_loader=process.load_backend)
+        Detector.load(path, device="cpu", host=process)
     assert str(remote.value) == str(local.value)
     assert str(path) in str(remote.value)
 
 
 def test_a_model_that_fails_to_load_leaves_the_previous_one_running(process, models):
     first = Detector.load(mf.anchor_free(models / "keep.torchscript", BOXES, names=["a", "b", "c"]),
-                          device="cpu", backend_loader=process.load_backend)
+                          device="cpu", host=process)
     with pytest.raises(ModelLoadError):  # the window then says "still using keep.torchscript"
-        Detector.load(mf.raising_model(models / "broken.torchscript"), device="cpu", backend_loader=process.load_backend)
+        Detector.load(mf.raising_model(models / "broken.torchscript"), device="cpu", host=process)
     image = np.zeros((50, 60, 3), np.uint8)
     assert len(first.predict(image).candidates.score) == 3
     second = Detector.load(mf.anchor_free(models / "next.torchscript", BOXES[:1], names=["a", "b", "c"]),
-                           device="cpu", backend_loader=process.load_backend)
+                           device="cpu", host=process)
     assert len(second.predict(image).candidates.score) == 1
     assert len(first.predict(image).candidates.score) == 3  # each detector runs its own model
     assert sorted(process._live) == sorted([first.backend.model_id, second.backend.model_id])
@@ -227,7 +230,7 @@ def test_a_model_that_fails_to_load_leaves_the_previous_one_running(process, mod
 
 def test_a_failure_on_one_image_keeps_the_model_loaded(process, models):
     path = mf.raises_on_dark_model(models / "dark.torchscript", BOXES)
-    det = Detector.load(path, device="cpu", backend_loader=process.load_backend)
+    det = Detector.load(path, device="cpu", host=process)
     with pytest.raises(ModelRunError, match="failed while running"):
         det.predict(np.zeros((100, 100, 3), np.uint8))
     assert len(det.predict(np.full((100, 100, 3), 200, np.uint8)).candidates.score) == 3
@@ -241,7 +244,7 @@ def test_what_a_model_prints_does_not_corrupt_the_replies(process, models):
 
     path = models / "chatty.torchscript"
     torch.jit.save(torch.jit.script(Chatty()), str(path), _extra_files={"config.txt": '{"imgsz": [320, 320]}'})
-    det = Detector.load(path, device="cpu", backend_loader=process.load_backend)
+    det = Detector.load(path, device="cpu", host=process)
     for _ in range(3):
         assert len(det.predict(np.zeros((50, 60, 3), np.uint8)).candidates.score) == 0
     assert process.is_running()
@@ -253,13 +256,13 @@ def test_a_killed_model_process_is_reported_and_the_next_load_restarts_it(models
     path = mf.anchor_free(models / "af_kill.torchscript", BOXES, names=["a", "b", "c"])
     proc = ForwardProcess()
     try:
-        det = Detector.load(path, device="cpu", backend_loader=proc.load_backend)
+        det = Detector.load(path, device="cpu", host=proc)
         first_pid = proc.pid
         os.kill(first_pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
         with pytest.raises(ModelRunError, match="model process stopped .*Open the model again"):
             det.predict(np.zeros((50, 60, 3), np.uint8))
         assert not proc.is_running()
-        again = Detector.load(path, device="cpu", backend_loader=proc.load_backend)
+        again = Detector.load(path, device="cpu", host=proc)
         assert proc.pid != first_pid
         assert len(again.predict(np.zeros((50, 60, 3), np.uint8)).candidates.score) == 3
     finally:
@@ -273,7 +276,7 @@ def test_the_window_process_never_imports_torch(tmp_path):
     code = (
         "import sys; from engine.forward_process import prestart; from engine.pipeline import Detector\n"
         "p = prestart()\n"
-        f"d = Detector.load({str(DEMO / 'shapes.torchscript')!r}, backend_loader=p.load_backend)\n"
+        f"d = Detector.load({str(DEMO / 'shapes.torchscript')!r}, host=p)\n"
         f"n = len(d.predict_path({str(sorted((DEMO / 'images').iterdir())[0])!r}).candidates.score)\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "p.close(); print(n)\n"
@@ -290,7 +293,7 @@ def test_interrupt_stops_only_a_busy_process_and_says_so(models):
     path = mf.stuck_on_images_model(models / "stuck.torchscript", BOXES)
     proc = ForwardProcess()
     try:
-        det = Detector.load(path, device="cpu", backend_loader=proc.load_backend)  # the grey warm-up is quick
+        det = Detector.load(path, device="cpu", host=proc, backend="torchscript")  # the grey warm-up is quick (auto would also run the image-like check input)
         assert proc.busy_for() == 0.0 and not proc.interrupt()  # idle: nothing to stop
         assert proc.is_running()
         errors = []
@@ -311,7 +314,7 @@ def test_interrupt_stops_only_a_busy_process_and_says_so(models):
         assert not thread.is_alive()
         assert errors == ["stopped: the model was still running this image when it was interrupted"]
         again = Detector.load(mf.anchor_free(models / "af_after.torchscript", BOXES, names=["a", "b", "c"]),
-                              device="cpu", backend_loader=proc.load_backend)
+                              device="cpu", host=proc)
         assert len(again.predict(np.zeros((50, 60, 3), np.uint8)).candidates.score) == 3
     finally:
         proc.close()

@@ -160,7 +160,7 @@ def _assert_same_detections(a, b) -> None:
 
 
 def test_demo_model_detections_are_the_same_and_the_cache_is_reused(demo_cache):
-    det = Detector.load(DEMO, device="cpu")
+    det = Detector.load(DEMO, device="cpu", backend="torchscript")
     sample = det.read(DEMO_IMAGES[0]).tensor  # a real letterboxed image as a third check input
     first = ob.choose_backend(det.backend, DEMO, det.info.input_hw, samples=[sample], cache_dir=demo_cache)
     assert first.kind == "onnxruntime" and first.verified and first.converted, first.reason
@@ -198,7 +198,7 @@ def test_a_cached_conversion_opens_without_torch(demo_cache):
 
 @pytest.mark.skipif(not (FIXTURE / "model.torchscript").is_file(), reason=f"{FIXTURE} not present")
 def test_ultralytics_fixture_reproduces_its_reference_on_onnxruntime():
-    det = Detector.load(FIXTURE / "model.torchscript", device="cpu")
+    det = Detector.load(FIXTURE / "model.torchscript", device="cpu", backend="torchscript")
     choice = ob.choose_backend(det.backend, FIXTURE / "model.torchscript", det.info.input_hw)
     assert choice.verified, choice.reason
     fast = Detector(choice.backend, det.info, det.decoder, det.ctx, det.floor)
@@ -284,9 +284,23 @@ def test_torchscript_mode_converts_nothing(tmp_path, cache):
         ob.choose_backend(ts(path), path, (320, 320), mode="tensorrt")
 
 
+def test_a_model_whose_code_branches_on_pixel_values_stays_on_torchscript(tmp_path):
+    """`if x.mean() < 0.1: raise` converts and agrees on every bright check input; ONNX drops the
+    raise. Branches on the input's shape (the scripted constant model's size check) are fine."""
+    dark = mf.raises_on_dark_model(tmp_path / "dark.torchscript", BOX)
+    choice = ob.choose_backend(ts(dark), dark, (320, 320))
+    assert choice.kind == "torchscript" and not choice.converted
+    assert choice.reason == ("TorchScript: the model's code branches on its input's values (prim::If), "
+                             "so no set of check inputs can verify a conversion")
+    assert ob.input_dependent_ops(ts(mf.anchor_free(tmp_path / "s.torchscript", BOX, mode="script")).module) == []
+    forced = ob.choose_backend(ts(dark), dark, (320, 320), mode="onnxruntime")  # asked for: converted, and it runs
+    assert forced.kind == "onnxruntime" and forced.converted
+
+
 def test_a_model_that_fails_on_a_check_input_stays_on_torchscript(tmp_path):
     path = mf.raises_on_dark_model(tmp_path / "dark.torchscript", BOX)
-    choice = ob.choose_backend(ts(path), path, (320, 320), samples=[np.zeros((3, 320, 320), np.float32)])
+    choice = ob.choose_backend(ts(path), path, (320, 320), samples=[np.zeros((3, 320, 320), np.float32)],
+                               mode="onnxruntime")  # (auto refuses it earlier: it branches on pixel values)
     assert choice.kind == "torchscript"
     assert choice.reason.startswith("TorchScript: cannot verify a conversion: the model fails on the sample 1: ")
     assert "dark image" in choice.reason

@@ -25,6 +25,11 @@ def models(tmp_path_factory):
     return d
 
 
+# The mean-score models' score is a mean of 102,400 pixels: ONNX Runtime's ReduceMean (the default
+# backend) sums them one by one in float32, ~1e-4 off (torch sums pairwise, ~1e-7)
+MEAN_TOL = 2e-4
+
+
 def load(path, **kw):
     return Detector.load(path, device="cpu", **kw)
 
@@ -289,7 +294,7 @@ def test_predict_paths_keeps_order_and_continues_past_bad_images(tmp_path):
     assert [p for p, _ in out] == paths
     assert isinstance(out[1][1], ImageReadError) and isinstance(out[3][1], ImageReadError)
     for (_, pred), r in zip([out[0], out[2], out[4]], (51, 153, 204)):
-        assert pred.candidates.score.tolist() == pytest.approx([r / 255], abs=1e-5)
+        assert pred.candidates.score.tolist() == pytest.approx([r / 255], abs=MEAN_TOL)
         assert pred.timings.total_ms >= 0
 
 
@@ -409,7 +414,7 @@ def test_fixed_batch_scheduling_equals_per_image_prediction(tmp_path):
     out = list(det.predict_paths(paths, workers=2, lookahead=1))
     assert [p for p, _ in out] == paths
     for (p, pred), r in zip(out, reds):
-        assert pred.candidates.score.tolist() == pytest.approx([r / 255], abs=1e-5)
+        assert pred.candidates.score.tolist() == pytest.approx([r / 255], abs=MEAN_TOL)
     for p, pred in out:
         _same_prediction(pred, det.predict_path(p))
 

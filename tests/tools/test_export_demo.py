@@ -33,7 +33,7 @@ def test_export_size_and_both_layouts_agree(checkpoint, tmp_path, imgsz):
     image = np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8)
     dets = []
     for path, layout in ((raw, "raw_anchor_heads"), (decoded, "anchor_based")):
-        det = Detector.load(str(path))
+        det = Detector.load(str(path), backend="torchscript")  # the exports compared, not the backends: near-tied scores of an untrained net
         assert det.info.input_hw == (expect, expect) and det.info.layout == layout
         assert det.info.names == tuple(NAMES)
         dets.append(apply_thresholds(det.predict(image).candidates, Thresholds(conf=0.001, iou=0.45)))
