@@ -29,32 +29,42 @@ def peak_rss_mb(pid: int | None) -> float:
     return 0.0
 
 
+def loaded_torch(pid: int | None) -> bool | None:
+    """Has this process loaded torch's library? (Linux /proc; None where unknown)"""
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except (OSError, TypeError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("t0", type=float)
     ap.add_argument("--browse", type=int, default=0)
     ap.add_argument("--folder-files", type=int, default=0, help="also open a folder of this many small files")
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--backend", default="auto", help="auto (the default: a cached ONNX conversion needs no torch), torchscript, onnxruntime")
     args = ap.parse_args(argv)
 
-    # As `scriptlens` does (cli/gui_cmd.py): the model process first, then Qt.
+    # As `scriptlens` does (cli/main.py): the model process first, told which model comes, then Qt.
     from engine import forward_process
+    from engine.demo import demo_paths
 
-    forward = forward_process.prestart()
+    forward = forward_process.prestart(demo_paths()[0], args.backend)
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import create_window, demo_paths, make_app
+    from gui.app import create_window, make_app
     from gui.settings import Settings
 
     app = make_app([sys.argv[0]])
     model, images = demo_paths()
     tmp = tempfile.TemporaryDirectory()
     settings = Settings(QSettings(str(Path(tmp.name, "probe.ini")), QSettings.Format.IniFormat))
-    window = create_window(model, images, settings=settings, model_process=forward)
+    window = create_window(model, images, settings=settings, model_process=forward, backend=args.backend)
     app.processEvents()
     shown = time.time() - args.t0
-    result = {"window_shown_s": round(shown, 3)}
+    result = {"backend": args.backend, "window_shown_s": round(shown, 3)}
 
     def wait(cond, timeout):
         end = time.time() + timeout
@@ -67,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if wait(lambda: window.first_detections_shown, args.timeout):
         result["first_detections_s"] = round(time.time() - args.t0, 3)
+        info = window.session.model_info
+        result["ran_on"] = info.backend if info else None
+        result["model_process_loaded_torch"] = loaded_torch(forward.pid if forward else os.getpid())
     if args.folder_files:
         import cv2
         import numpy as np

@@ -44,7 +44,7 @@ def _once(fn, x: np.ndarray) -> float:
 
 
 def time_model(path: Path, args, cache: Path | None) -> tuple | None:
-    det = Detector.load(path, device="cpu", imgsz=args.imgsz)
+    det = Detector.load(path, device="cpu", imgsz=args.imgsz, backend="torchscript")
     hw = det.info.input_hw
     t0 = time.perf_counter()
     choice = ob.choose_backend(det.backend, path, hw, cache_dir=cache, mode="onnxruntime")
