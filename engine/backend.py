@@ -22,7 +22,9 @@ from .model_info import precision_name
 
 log = logging.getLogger(__name__)
 
-TESTED_TORCH = "2.1 to 2.14"
+NO_TORCHSCRIPT_HELP = ("install a tested torch (pip install 'torch>=2.13,<2.15'), or open the model's ONNX export (.onnx) "
+                       "or torch.export program (.pt2) instead; a model opened once with --backend auto keeps running "
+                       "from its cached ONNX conversion, which needs no TorchScript")
 
 
 def resolve_device(device: str) -> str:
@@ -87,13 +89,13 @@ class TorchScriptBackend:
                 module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         except (AttributeError, NotImplementedError) as exc:
             raise ModelLoadError(
-                f"this torch ({torch.__version__}) cannot load TorchScript ({exc}); ScriptLens is tested with torch {TESTED_TORCH}"
+                f"{path}: this torch ({torch.__version__}) cannot load TorchScript ({exc}): {NO_TORCHSCRIPT_HELP}"
             ) from None
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "deprecat" in first.lower() or "removed" in first.lower():
                 raise ModelLoadError(
-                    f"this torch ({torch.__version__}) no longer loads TorchScript; install torch {TESTED_TORCH}"
+                    f"{path}: this torch ({torch.__version__}) no longer loads TorchScript: {NO_TORCHSCRIPT_HELP}"
                 ) from None
             if "cuda" in first.lower():
                 raise ModelLoadError(

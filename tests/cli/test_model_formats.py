@@ -134,3 +134,24 @@ def test_a_cached_conversion_runs_label_without_importing_torch(tmp_path, images
     assert r.stdout.strip().splitlines()[-1] == "no torch"
     assert "backend: onnxruntime (ONNX Runtime verified: " in r.stdout and "TorchScript not loaded" in r.stdout
     assert label_files(tmp_path / "second") == first
+
+
+def test_a_torch_that_refuses_torchscript_still_runs_a_cached_conversion(tmp_path, images, monkeypatch, capsys):
+    """A future torch whose torch.jit.load raises (an open PyTorch change does this; no such
+    release exists to install, so its refusal is stood in for): a model converted before still
+    labels, through its cached ONNX conversion; anything else gets one line saying what to do."""
+    import torch
+
+    model = mf.anchor_free(tmp_path / "m.torchscript", BOXES, names=NAMES)
+    first = label(model, images, tmp_path / "first")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("torch.jit.load is deprecated and has been removed; use torch.export")
+
+    monkeypatch.setattr(torch.jit, "load", refuse)
+    assert label(model, images, tmp_path / "again") == first
+    capsys.readouterr()
+    assert main(["info", str(model), "--backend", "torchscript"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(f"error: {model}: this torch (")
+    assert "no longer loads TorchScript: install a tested torch" in err and ".onnx" in err and ".pt2" in err
