@@ -327,10 +327,10 @@ _shared: ForwardProcess | None = None
 def prestart(expect: Path | str | None = None, backend_mode: str = "auto") -> ForwardProcess | None:
     """Start the shared model process as early as possible (before Qt's imports).
 
-    `expect`: the model the window will open first, when known (`--model`, the demo). If a
-    verified ONNX conversion of it is cached and ``backend_mode`` lets it be used, the child
-    does not import torch unless asked (`engine.forward_server`'s ``--lazy-torch``): first
-    detections then need no torch at all. None where a child cannot be started (a frozen app
+    `expect`: the model the window will open first, when known (`--model`, the demo). If it
+    opens without torch (`needs_no_torch`: an ONNX file, or a cached verified conversion), the
+    child does not import torch unless asked (`engine.forward_server`'s ``--lazy-torch``):
+    first detections then need no torch at all. None where a child cannot be started (a frozen app
     has no Python to run it with, or the start failed): callers then load models in-process.
     """
     global _shared
@@ -339,7 +339,7 @@ def prestart(expect: Path | str | None = None, backend_mode: str = "auto") -> Fo
             return None
         process = ForwardProcess()
         try:
-            process.start(lazy_torch=expect is not None and expects_cached_onnx(Path(expect), backend_mode))
+            process.start(lazy_torch=expect is not None and needs_no_torch(Path(expect), backend_mode))
         except OSError as exc:
             log.warning("cannot start the model process (%s); loading models in the window's process", exc)
             return None
@@ -347,16 +347,22 @@ def prestart(expect: Path | str | None = None, backend_mode: str = "auto") -> Fo
     return _shared
 
 
-def expects_cached_onnx(model: Path, backend_mode: str) -> bool:
-    """Will `engine.model_loader` open `model` from a verified cached ONNX conversion (so the
-    model process need not import torch)? Cheap: hashes the file, reads the cache's records."""
-    if backend_mode == "torchscript" or not model.is_file():
+def needs_no_torch(model: Path, backend_mode: str) -> bool:
+    """Will `engine.model_loader` open `model` without torch: an ONNX file, or a TorchScript file
+    with a verified cached ONNX conversion that ``backend_mode`` lets it use? Cheap: reads the
+    file's first bytes, hashes it, reads the cache's records. (Then the model process need not
+    import torch.)"""
+    if not model.is_file():
         return False
     try:
+        from .model_file import ONNX, TORCHSCRIPT, model_format
         from .model_loader import cpu_is_the_device
         from .onnx_cache import cached_sizes
 
-        return cpu_is_the_device("auto") and bool(cached_sizes(model))
-    except Exception as exc:  # never a reason not to start
-        log.info("cannot look for a cached ONNX conversion of %s (%s)", model, exc)
+        fmt = model_format(model)
+        if fmt == ONNX:
+            return True
+        return fmt == TORCHSCRIPT and backend_mode != "torchscript" and cpu_is_the_device("auto") and bool(cached_sizes(model))
+    except Exception as exc:  # a file we cannot read is the loader's to report; never a reason not to start
+        log.info("cannot tell whether %s needs torch (%s)", model, exc)
         return False

@@ -190,10 +190,11 @@ def _load(path: Path, device, half, imgsz, names, anchors, host: ModelHost, back
     if input_hw != facts.imgsz:
         facts.set("imgsz", input_hw, PROBED)
     if fmt == ONNX:
-        from .onnx_backend import thread_invariant
-        from .onnx_verify import check_inputs
+        if getattr(backend, "threads", None) is not None:  # a session here (a model process's: runs one image at a time)
+            from .onnx_backend import thread_invariant
+            from .onnx_verify import check_inputs
 
-        backend.thread_invariant = thread_invariant(backend, check_inputs(batch, input_hw, ()))
+            backend.thread_invariant = thread_invariant(backend, check_inputs(batch, input_hw, ()))
     elif fmt != TORCHSCRIPT:  # a torch.export program runs as it is (conversion: TorchScript files only)
         backend_kind, backend_reason = "pt2", "torch.export program, run by torch"
     elif cached is None and backend_mode != "torchscript":

@@ -145,3 +145,31 @@ def test_reload_after_a_failed_load_and_a_crash_keeps_the_models_own_settings(re
     qtbot.mouseClick(w.banner.action, Qt.MouseButton.LeftButton)
     # reloaded with its own names, not the failed file's defaults
     qtbot.waitUntil(lambda: box_texts(w) == ["p 0.90", "q 0.60", "r 0.35"], timeout=60000)
+
+
+def test_an_onnx_file_opens_in_the_model_process_without_torch(qtbot, tmp_path, image_dir):
+    """What `scriptlens gui --model best.onnx` does: the launcher sees an ONNX file, so the model
+    process starts without importing torch, and never needs it."""
+    from engine.forward_process import needs_no_torch
+
+    onnx = mf.anchor_free_onnx(tmp_path / "best.onnx", list(TINY_BOXES), names=["a", "b", "c"])
+    assert needs_no_torch(onnx, "auto") and not needs_no_torch(tmp_path / "missing.onnx", "auto")
+    process = ForwardProcess()
+    process.start(lazy_torch=True)
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings, model_process=process)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.open_folder(image_dir)
+        w.open_model(onnx)
+        qtbot.waitUntil(lambda: w.first_detections_shown, timeout=60000)
+        assert box_texts(w) == ["a 0.90", "b 0.60", "c 0.35"]
+        assert w.side_panel.model_info_text("Runs on") == "ONNX Runtime"
+        assert w.side_panel.model_info_tip("Runs on") == "ONNX file, run by ONNX Runtime"
+        if os.path.exists(f"/proc/{process.pid}/maps"):  # Linux: what the process has loaded
+            with open(f"/proc/{process.pid}/maps") as maps:
+                assert "libtorch" not in maps.read()
+    finally:
+        w.close()
+        process.close()
