@@ -7,7 +7,9 @@ Prints a table and writes JSON. Measures (issue 6):
   2. threshold re-application on cached candidates at conf 0.001 and 0.25;
   3. `scriptlens label` throughput vs the same model's pure forward on pre-letterboxed tensors;
   4. GUI: process start -> window shown -> first detections; peak memory after browsing 2,000;
-  5. a folder of 20,000 small image files: engine listing, and in the window up to the first image.
+  5. a folder of 20,000 small image files: engine listing, and in the window up to the first image;
+  6. per backend (tools/bench_backends.py): conversion, load times, `label` images/s on 1920x1080
+     JPEGs, and the window's start (converting, from the cache without torch, TorchScript).
 Numbers are for the machine it runs on; the README quotes this 2-core CPU's.
 """
 
@@ -23,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from tools import bench_backends
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_MODEL = ROOT / "resources" / "demo" / "shapes.torchscript"
@@ -225,20 +229,31 @@ def bench_listing(n_files: int) -> dict:
 
 # ------------------------------------------------------------------ GUI start
 
-def bench_gui(browse: int, folder_files: int) -> dict:
-    """Process start -> window shown -> first detections on the demo; 20k-file folder to first
-    image; peak memory after browsing (tools/gui_probe.py, offscreen unless DISPLAY is set)."""
-    env = dict(os.environ)
+def probe_gui(*flags: str, env: dict | None = None) -> dict:
+    """One `tools.gui_probe` run (offscreen unless DISPLAY is set): its JSON line."""
+    env = dict(env or os.environ)
     if not env.get("DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "tools.gui_probe", str(t0), "--browse", str(browse),
-                           "--folder-files", str(folder_files)], capture_output=True, text=True, env=env,
-                          timeout=1800, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "tools.gui_probe", str(t0), *flags], capture_output=True, text=True,
+                          env=env, timeout=1800, cwd=ROOT)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         return {"error": proc.stderr[-800:]}
+
+
+def bench_gui(browse: int, folder_files: int) -> dict:
+    """Process start -> window shown -> first detections on the demo; 20k-file folder to first
+    image; peak memory after browsing. Then the start alone per backend, in a fresh ONNX cache:
+    auto converting (a first launch), auto from the cache (no torch), torchscript."""
+    result = probe_gui("--browse", str(browse), "--folder-files", str(folder_files))
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, SCRIPTLENS_CACHE_DIR=cache)
+        result["start_by_backend"] = {name: probe_gui("--backend", backend, env=env)
+                                      for name, backend in (("auto_first_launch", "auto"), ("auto_cached", "auto"),
+                                                            ("torchscript", "torchscript"))}
+    return result
 
 
 def bench_soak(n_images: int) -> dict:
@@ -276,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         "label_throughput": bench_throughput(args.model, 30 if args.quick else 300),
         "folder_listing": bench_listing(2000 if args.quick else 20000),
         "gui": bench_gui(200 if args.quick else 2000, 2000 if args.quick else 20000),
+        "backends": bench_backends.run([(args.model, None), (bench_backends.FIXTURE, None)],
+                                       12 if args.quick else 40, 1 if args.quick else 3),
     }
     if args.soak:
         result["soak"] = bench_soak(args.soak)
@@ -314,6 +331,11 @@ def print_table(r: dict) -> None:
           f"{g.get('folder_files')}-file folder -> first image {g.get('folder_first_image_s')} s; "
           f"peak RSS {g.get('peak_rss_mb')} MB after browsing {g.get('browsed_images')} images ({g.get('browse_s')} s)"
           + (f"  ERROR {g['error']}" if 'error' in g else ""))
+    for name, run in g.get("start_by_backend", {}).items():
+        print(f"gui start, {name}: window shown {run.get('window_shown_s')} s, first detections {run.get('first_detections_s')} s "
+              f"(ran on {run.get('ran_on')}, model process loaded torch: {run.get('model_process_loaded_torch')})")
+    print("\nbackends (tools/bench_backends.py):")
+    bench_backends.print_table(r["backends"])
 
 
 if __name__ == "__main__":
