@@ -17,6 +17,7 @@ from engine.manifest import build_manifest
 from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, quiet_opencv,
                      skipped_line)
 from .label_items import LabelItems
+from .scale_out_flags import add_scale_out_flags
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def add_parser(sub) -> None:
     add_threshold_flags(p)
     p.add_argument("--json", dest="json_out", default=None, help="also write every detection (original pixels) to this JSON file")
     add_model_options(p)
+    add_scale_out_flags(p)
     p.set_defaults(run=run)
 
 
@@ -92,16 +94,19 @@ def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExis
     return None
 
 
-def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) -> dict:
-    """The run manifest (engine.manifest) with the effective thresholds and the profile read."""
+def run_manifest(info, thresholds, images_root: Path, profile_path: str | None, shard=None) -> dict:
+    """The run manifest (engine.manifest) with the effective thresholds and the profile read
+    (and, for `--shard`, which shard: cli.shard_run)."""
     manifest = build_manifest(info, thresholds, images_root)
-    return {**manifest, "thresholds_profile": str(profile_path)} if profile_path else manifest
+    manifest = {**manifest, "thresholds_profile": str(profile_path)} if profile_path else manifest
+    return {**manifest, "shard": str(shard)} if shard is not None else manifest
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
 
     from .progress import progress_bar
+    from .shard_run import shard_paths
 
     quiet_opencv()
     try:
@@ -109,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     except InputNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    shard, paths = shard_paths(args.shard, images_root, paths)  # cli.shard_run
+    if not paths:
+        print(f"shard {shard}: none of the images under {images_root} falls in this shard; nothing to do")
+        return 0
     if args.json_out and Path(args.json_out).is_dir():
         print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
         return 1
@@ -135,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             summary = export_labels(items, images_root, out, names, options,
                                     progress=lambda done, total: bar.update(1), total=len(paths),
-                                    manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
+                                    manifest=run_manifest(det.info, thresholds, images_root, args.thresholds, shard),
+                                    paths=paths, manifest_name=shard.manifest_name if shard else None)
         except ExportInterrupted as stop:
             bar.close()
             print(interrupted_line(stop.summary, policy), file=sys.stderr)
