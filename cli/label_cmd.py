@@ -94,19 +94,17 @@ def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExis
     return None
 
 
-def run_manifest(info, thresholds, images_root: Path, profile_path: str | None, shard=None) -> dict:
-    """The run manifest (engine.manifest) with the effective thresholds and the profile read
-    (and, for `--shard`, which shard: cli.shard_run)."""
+def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) -> dict:
+    """The run manifest (engine.manifest) with the effective thresholds and the profile read."""
     manifest = build_manifest(info, thresholds, images_root)
-    manifest = {**manifest, "thresholds_profile": str(profile_path)} if profile_path else manifest
-    return {**manifest, "shard": str(shard)} if shard is not None else manifest
+    return {**manifest, "thresholds_profile": str(profile_path)} if profile_path else manifest
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
 
     from .progress import progress_bar
-    from .shard_run import shard_paths
+    from .scale_out import check_scale_out, manifest_with, remote_predictions, shard_paths
 
     quiet_opencv()
     try:
@@ -114,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except InputNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    shard, paths = shard_paths(args.shard, images_root, paths)  # cli.shard_run
+    shard, paths = shard_paths(args.shard, images_root, paths)  # cli.scale_out: --shard, --ray
     if not paths:
         print(f"shard {shard}: none of the images under {images_root} falls in this shard; nothing to do")
         return 0
@@ -124,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     out, policy = Path(args.out), OnExisting(args.on_existing)
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
+    check_scale_out(args)
     refusal = check_output(out, paths, images_root, policy, args.force)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -133,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_thresholds(args, profile, names, resolve_classes(tokens, names))
     thresholds = resolved.thresholds
     print(resolved.line(names))
+    remote = remote_predictions(args, det)
+    if remote is not None:
+        print(remote.line())
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy)
     # temp files left by an earlier run that was killed mid-write (engine.labels)
     stale = remove_stale_temps(out)
@@ -140,11 +142,12 @@ def run(args: argparse.Namespace) -> int:
         log.info("removed %d stale temp file(s) under %s", stale, out)
     with progress_bar(total=len(paths)) as bar:
         items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
-                           records={} if args.json_out else None)
+                           records={} if args.json_out else None, predict=remote)
         try:
             summary = export_labels(items, images_root, out, names, options,
                                     progress=lambda done, total: bar.update(1), total=len(paths),
-                                    manifest=run_manifest(det.info, thresholds, images_root, args.thresholds, shard),
+                                    manifest=manifest_with(run_manifest(det.info, thresholds, images_root, args.thresholds),
+                                                           shard, remote),
                                     paths=paths, manifest_name=shard.manifest_name if shard else None)
         except ExportInterrupted as stop:
             bar.close()
