@@ -19,13 +19,14 @@ def shard_paths(text: str | None, images_root: Path, paths: list[Path]) -> tuple
 
 
 def check_scale_out(args) -> None:
-    """Usage errors of --ray/--actors, before the model loads (exit 2): Ray must be installed."""
+    """--ray/--actors, before the model loads: Ray must be installed (else exit 2) and the
+    cluster reachable (else exit 1), so that nothing waits on a model load to be refused."""
     if getattr(args, "actors", None) and not getattr(args, "ray", None):
         raise UsageError("--actors needs --ray ADDRESS (it sets how many model copies run on the cluster)")
     if getattr(args, "ray", None):
-        from .ray_label import import_ray
+        from .ray_label import connect
 
-        import_ray()
+        connect(args.ray)
 
 
 def remote_predictions(args, det):

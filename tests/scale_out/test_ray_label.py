@@ -151,3 +151,25 @@ def test_shards_on_the_cluster_union_is_the_full_run(cluster, demo, tmp_path):
     assert files(out) == files(one)
     for i in range(2):
         assert manifest_core(out / Shard(i, 2).manifest_name) == manifest_core(one / MANIFEST_NAME)
+
+
+def test_no_cluster_at_address_is_one_line_before_the_model_loads(tmp_path):
+    """`--ray HOST:PORT` where nothing listens (a free port on another loopback address): one
+    error line naming what to do, at once, before the model loads; nothing written."""
+    import subprocess
+    import sys
+
+    from scale_out.ray_cluster import free_port
+
+    address = f"127.0.0.4:{free_port()}"
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "label", "--model", str(DEMO_MODEL), "--images",
+                           str(DEMO_MODEL.parent / "images"), "--out", str(tmp_path / "out"), "--ray", address],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 1, proc.stderr
+    assert len(errors) == 1 and f"--ray {address}: no Ray cluster answers there" in errors[0], proc.stderr
+    assert "ray start --head" in errors[0]
+    assert "thresholds:" not in proc.stdout  # refused before the model was loaded
+    assert not (tmp_path / "out").exists()
+    assert time.perf_counter() - start < 60  # not ray.init's minutes of retrying
