@@ -17,6 +17,7 @@ from engine.manifest import build_manifest
 from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, quiet_opencv,
                      skipped_line)
 from .label_items import LabelItems
+from .scale_out_flags import add_scale_out_flags
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def add_parser(sub) -> None:
     add_threshold_flags(p)
     p.add_argument("--json", dest="json_out", default=None, help="also write every detection (original pixels) to this JSON file")
     add_model_options(p)
+    add_scale_out_flags(p)
     p.set_defaults(run=run)
 
 
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
 
     from .progress import progress_bar
+    from .scale_out import check_scale_out, manifest_with, remote_predictions, shard_paths
 
     quiet_opencv()
     try:
@@ -109,12 +112,17 @@ def run(args: argparse.Namespace) -> int:
     except InputNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    shard, paths = shard_paths(args.shard, images_root, paths)  # cli.scale_out: --shard, --ray
+    if not paths:
+        print(f"shard {shard}: none of the images under {images_root} falls in this shard; nothing to do")
+        return 0
     if args.json_out and Path(args.json_out).is_dir():
         print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
         return 1
     out, policy = Path(args.out), OnExisting(args.on_existing)
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
+    check_scale_out(args)
     refusal = check_output(out, paths, images_root, policy, args.force)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -126,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     print(resolved.line(names))
     if (line := backend_line(det.info)) is not None:  # what runs the model, and why (before the run)
         print(line)
+    remote = remote_predictions(args, det)
+    if remote is not None:
+        print(remote.line())
     options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy)
     # temp files left by an earlier run that was killed mid-write (engine.labels)
     stale = remove_stale_temps(out)
@@ -133,11 +144,13 @@ def run(args: argparse.Namespace) -> int:
         log.info("removed %d stale temp file(s) under %s", stale, out)
     with progress_bar(total=len(paths)) as bar:
         items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
-                           records={} if args.json_out else None)
+                           records={} if args.json_out else None, predict=remote)
         try:
             summary = export_labels(items, images_root, out, names, options,
                                     progress=lambda done, total: bar.update(1), total=len(paths),
-                                    manifest=run_manifest(det.info, thresholds, images_root, args.thresholds), paths=paths)
+                                    manifest=manifest_with(run_manifest(det.info, thresholds, images_root, args.thresholds),
+                                                           shard, remote),
+                                    paths=paths, manifest_name=shard.manifest_name if shard else None)
         except ExportInterrupted as stop:
             bar.close()
             print(interrupted_line(stop.summary, policy), file=sys.stderr)

@@ -17,11 +17,14 @@ from .common import skipped_line
 
 class LabelItems:
     def __init__(self, det, paths: list[Path], images_root: Path, out: Path, thresholds: Thresholds,
-                 write: Callable[[str], None], records: dict[str, list] | None = None) -> None:
+                 write: Callable[[str], None], records: dict[str, list] | None = None,
+                 predict: Callable[[list[Path]], Iterator] | None = None) -> None:
         """`write`: prints one line to stderr (through the progress bar); `records`: filled
-        with every image's detections for --json when given."""
+        with every image's detections for --json when given; `predict`: where the model runs
+        (default `det.predict_paths`, this machine; cli.ray_label: a Ray cluster)."""
         self.det, self.paths, self.images_root, self.out = det, paths, images_root, out
         self.thresholds, self.write, self.records = thresholds, write, records
+        self.predict = predict or det.predict_paths
         # images whose label file an earlier image owns (engine.label_pairs): reported, not run
         self.shared = images_sharing_a_label_file(paths, self._label_file)
         self.reported: set[Path] = set()  # images whose line was printed as it happened
@@ -34,7 +37,7 @@ class LabelItems:
         self.write(skipped_line(path, message))
 
     def __iter__(self) -> Iterator:
-        results = self.det.predict_paths([p for p in self.paths if p not in self.shared])
+        results = self.predict([p for p in self.paths if p not in self.shared])
         for path in self.paths:
             if path in self.shared:
                 message = shared_label_message(path, self.shared[path], self._label_file(path), "not labelled")

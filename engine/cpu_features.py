@@ -36,11 +36,16 @@ def has_bf16_units() -> bool:
         return False
 
 
+FORWARD_THREADS_ENV = "SCRIPTLENS_FORWARD_THREADS"
+
+
 def forward_threads() -> int:
     """torch's intra-op thread count for EVERY forward on the CPU: `label`'s image-parallel pool
     (engine.batch_runner), the window's and its model process's (engine.backend). A float32
     forward's last bits depend on it (oneDNN/MKL split their sums by thread): with two counts
     the same box was 0.436210 in the window's label file and 0.436209 in the CLI's."""
+    if (pinned := os.environ.get(FORWARD_THREADS_ENV, "").strip()).isdigit() and int(pinned) > 0:
+        return int(pinned)  # a Ray actor on another node uses the driver's count (cli.ray_label)
     cpus = os.cpu_count() or 1
     # At most 4: a detector this size gains little past 4 threads, and `label` runs cpus // 4
     # images in parallel instead. Below that, all cores: the window's latency per image counts

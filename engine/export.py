@@ -88,17 +88,20 @@ def export_labels(
     total: int | None = None,
     manifest: dict | None = None,
     paths: Sequence[Path] | None = None,
+    manifest_name: str | None = None,
 ) -> ExportSummary:
     """Write labels for `items`; with `manifest` (engine.manifest.build_manifest), also record
     the run beside the labels. `paths`: every image `items` will cover, in order, when the
     caller knows them (it decides which image owns a shared label file, engine.label_pairs).
-    Raises `ExportInterrupted` on Ctrl+C, after the manifest says how far the run got."""
+    Raises `ExportInterrupted` on Ctrl+C, after the manifest says how far the run got.
+    `manifest_name`: the manifest's file name (default engine.manifest.MANIFEST_NAME; a
+    `--shard` run gives its own, engine.shard)."""
     start = time.perf_counter()
     out_root = Path(out_root)
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     summary = ExportSummary(total=total or 0)
-    record = _RunRecord(out_root, manifest)
+    record = _RunRecord(out_root, manifest, manifest_name)
     if not _write_dataset_files(out_root, names, options, record, summary):
         return _finish(summary, record, start)
     # `a.jpg` and `a.png` in one folder both map to `a.txt`. Without this check the second image
@@ -152,12 +155,12 @@ class _RunRecord:
     """The manifest of this run (None: none wanted), the one it replaces, and the dataset files
     it created (a finished run that leaves no label file removes them again)."""
 
-    def __init__(self, out_root: Path, manifest: dict | None) -> None:
+    def __init__(self, out_root: Path, manifest: dict | None, name: str | None = None) -> None:
         from .manifest import MANIFEST_NAME, read_manifest
 
-        self.out_root = out_root
-        self.created = [p for p in (out_root / n for n in (*DATASET_FILES, MANIFEST_NAME)) if not p.exists()]
-        self.previous = read_manifest(out_root) if manifest is not None else None
+        self.out_root, self.name = out_root, name or MANIFEST_NAME
+        self.created = [p for p in (out_root / n for n in (*DATASET_FILES, self.name)) if not p.exists()]
+        self.previous = read_manifest(out_root, self.name) if manifest is not None else None
         if manifest is not None and holds_others_labels(out_root):
             # confirmed (window) or forced (CLI) into someone's labels: keep the folder protected
             manifest = {**manifest, PRIOR_LABELS_KEY: True}
@@ -166,15 +169,15 @@ class _RunRecord:
     def write(self, summary: ExportSummary, finished: bool) -> None:
         """`finished`: the run is over (else it is about to start: marked incomplete)."""
         from .labels import write_text_atomic
-        from .manifest import MANIFEST_NAME, write_manifest
+        from .manifest import write_manifest
 
         if self.manifest is None:
             return
         if finished and self.previous is not None and not (summary.written + summary.backed_up + summary.unchanged):
             # a run that wrote no label file leaves the manifest of the labels that are there
-            write_text_atomic(self.out_root / MANIFEST_NAME, json.dumps(self.previous, indent=2) + "\n")
+            write_text_atomic(self.out_root / self.name, json.dumps(self.previous, indent=2) + "\n")
             return
-        write_manifest(self.out_root, self.manifest, _result(summary, finished))
+        write_manifest(self.out_root, self.manifest, _result(summary, finished), self.name)
 
 
 def _result(summary: ExportSummary, finished: bool) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .labels import default_labels_dir, label_path_for
-from .manifest import read_manifest
+from .manifest import read_folder_manifests
 
 PRIOR_LABELS_KEY = "prior_labels_not_from_scriptlens"  # manifest flag: the folder held others' labels
 _NOT_LABELS = {"classes.txt"}  # .txt files an export writes that are not per-image labels
@@ -37,9 +37,10 @@ def holds_label_files(folder: Path) -> bool:
 
 
 def written_by_scriptlens(folder: Path) -> bool:
-    """True when every label file in `folder` comes from ScriptLens runs (its manifest says so)."""
-    manifest = read_manifest(Path(folder))
-    return manifest is not None and not manifest.get(PRIOR_LABELS_KEY, False)
+    """True when every label file in `folder` comes from ScriptLens runs (its manifest says so;
+    for a folder written by `--shard` runs, their manifests, every one of them)."""
+    manifests = read_folder_manifests(Path(folder))
+    return bool(manifests) and not any(m.get(PRIOR_LABELS_KEY, False) for m in manifests)
 
 
 def holds_others_labels(folder: Path) -> bool:

@@ -35,6 +35,12 @@ def to_input_tensor(padded_bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(255.0)
 
 
+def box_convention(info: ModelInfo) -> str:
+    """How boxes map back through the letterbox: anchor-based layouts come from YOLOv5/YOLOv7,
+    whose predictors do it their way."""
+    return "yolov5" if info.layout in ("anchor_based", "raw_anchor_heads") else "ultralytics"
+
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
@@ -58,8 +64,7 @@ class Predictor:
         self.decoder = decoder
         self.ctx = ctx
         self.floor = floor
-        # Anchor-based layouts come from YOLOv5/YOLOv7, whose predictors map boxes back their way.
-        self.box_convention = "yolov5" if info.layout in ("anchor_based", "raw_anchor_heads") else "ultralytics"
+        self.box_convention = box_convention(info)
 
     # ---- preparing (raises ImageReadError) ----------------------------------------------
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
