@@ -134,7 +134,8 @@ def read_batch(batch, info, cwd: str):
 
 def _identity(info) -> dict:
     return {"layout": info.layout, "input_hw": list(info.input_hw), "names": list(info.names), "batch": info.batch,
-            "anchors": info.anchors, "score_is_obj": info.score_is_obj}
+            "anchors": info.anchors, "score_is_obj": info.score_is_obj,
+            "backend": info.backend}  # ONNX Runtime on the driver, TorchScript on a worker: other bits
 
 
 class RayPredictions:
