@@ -78,7 +78,7 @@ def backend_line(info) -> str | None:
     --backend was given and something other than plain TorchScript was asked for (None: say nothing)."""
     if info.backend == "torchscript" and not info.backend_reason:
         return None
-    return f"backend: {info.backend} ({info.backend_reason})" if info.backend_reason else f"backend: {info.backend}"
+    return f"backend: {info.backend} ({info.backend_text})" if info.backend_text else f"backend: {info.backend}"
 
 
 IMAGES_HELP = "image folder (searched recursively) or one image file"

@@ -58,6 +58,13 @@ class ModelInfo:
         return precision_name(self.device, self.half)
 
     @property
+    def backend_text(self) -> str:
+        """The reason, and how the backend was opened when that is worth saying (a cached ONNX
+        conversion: no torch): what `info`, the CLI's summary and the window show."""
+        note = self.sources.get("backend")
+        return f"{self.backend_reason}; {note}" if note and self.backend_reason else (self.backend_reason or note or "")
+
+    @property
     def num_classes(self) -> int:
         return len(self.names)
 
@@ -76,7 +83,7 @@ class ModelInfo:
             ("batch", str(self.batch), self.sources.get("batch", "")),
             ("stride", str(self.stride) if self.stride else "-", self.sources.get("stride", "")),
             ("device", f"{self.device} ({self.precision})", ""),
-            ("backend", self.backend, self.backend_reason),
+            ("backend", self.backend, self.backend_text),
             ("classes", f"{self.num_classes}: " + ", ".join(self.names[:12]) + (" ..." if self.num_classes > 12 else ""),
              self.sources.get("names", "")),
         ]

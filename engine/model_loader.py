@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 PROBED = "probed (the model accepted this size)"
+CACHED_NOTE = "cached conversion, opened without TorchScript"
 
 # Input sizes tried, in order, when a model without metadata rejects the default 640.
 PROBE_SIZES = ((640, 640), (320, 320), (416, 416), (512, 512), (1280, 1280), (384, 384), (480, 480), (960, 960))
@@ -169,6 +170,9 @@ def _load(path: Path, device, half, imgsz, names, anchors, host: ModelHost, back
         if cached is not None:
             backend, backend_reason = cached
             backend_kind = "onnxruntime"
+            # how it was opened, apart from the reason (which a run's manifest records: the same
+            # on a first and a later run, on one machine or a cluster)
+            facts.sources["backend"] = CACHED_NOTE
         else:
             backend = host.open_backend(path, fmt, device, half)
             if backend.config_text and not facts.raw:  # (read above from the zip; torch's copy if that failed)

@@ -155,7 +155,7 @@ class ModelController(QObject):
             "Input": f"{w}×{h}" + (f", stride {info.stride}" if info.stride else ""),
             "Device": f"{info.device} ({info.precision})",
             "Runs on": BACKEND_TEXT.get(info.backend, info.backend),
-            "Runs onTip": info.backend_reason,
+            "Runs onTip": info.backend_text,
             "Classes": str(len(names)),
         })
         self.side_panel.set_classes(names)

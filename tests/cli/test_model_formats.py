@@ -132,7 +132,7 @@ def test_a_cached_conversion_runs_label_without_importing_torch(tmp_path, images
                        env={**__import__("os").environ, onnx_cache.ENV_CACHE_DIR: str(cache.parent)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "no torch"
-    assert "backend: onnxruntime (ONNX Runtime verified: " in r.stdout and "TorchScript not loaded" in r.stdout
+    assert "backend: onnxruntime (ONNX Runtime verified: " in r.stdout and "; cached conversion, opened without TorchScript)" in r.stdout
     assert label_files(tmp_path / "second") == first
 
 

@@ -147,8 +147,8 @@ def test_remote_detector_matches_in_process(process, models, kind):
         path = mf.end2end(models / "e2e.torchscript", [(10, 20, 110, 90, 0.9, 1), (50, 50, 80, 70, 0.4, 2)])
     local, remote = both(path, process)
     # the same backend, chosen the same way; the remote load found the local one's conversion cached
-    assert dataclasses.replace(remote.info, backend_reason="") == dataclasses.replace(local.info, backend_reason="")
-    assert remote.info.backend_reason == local.info.backend_reason + " (cached conversion; TorchScript not loaded)"
+    assert dataclasses.replace(remote.info, sources={}) == dataclasses.replace(local.info, sources={})
+    assert remote.info.sources == {**local.info.sources, "backend": "cached conversion, opened without TorchScript"}
     assert remote.backend.device == "cpu" and remote.backend.config_text == local.backend.config_text
     image = np.random.default_rng(1).integers(0, 255, (240, 400, 3), dtype=np.uint8)
     assert_same_candidates(local.predict(image).candidates, remote.predict(image).candidates)
