@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             return 130
     report_failures(summary, items.reported, paths)
     if items.records is not None:
-        write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
+        write_detections_json(Path(args.json_out), det.info, thresholds, items.records, summary)
     print(summary.line())
     if (line := backend_line(det.info)) is not None:
         print(line)
@@ -190,9 +190,15 @@ def nothing_written(summary, policy: OnExisting, empty_files: bool) -> str | Non
     return "0 written: " + "; ".join(reasons) if reasons else None
 
 
-def write_detections_json(path: Path, info, thresholds, records: dict[str, list]) -> None:
-    """--json: every detection in original pixels, with the settings that produced them."""
+def write_detections_json(path: Path, info, thresholds, records: dict[str, list], summary) -> None:
+    """--json: every detection in original pixels (the model's rows, before engine.label_rows
+    leaves zero-area boxes and duplicates out of the label files), with the settings that
+    produced them and how many rows the label files left out."""
+    from engine.label_rows import MIN_BOX_PX
+
     payload = {"model": str(info.path), "settings": {"conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
                "agnostic": thresholds.agnostic, "classes": thresholds.classes, "imgsz": list(info.input_hw)},
-               "names": list(info.names), "detections": records}
+               "names": list(info.names),
+               "not_written": {"zero_area": summary.degenerate, "duplicates": summary.duplicates, "min_box_px": MIN_BOX_PX},
+               "detections": records}
     write_text_atomic(path, json.dumps(payload, indent=1))

@@ -20,7 +20,8 @@ from .detections import Detections
 from .errors import LabelWriteError, ScriptLensError
 from .label_guard import PRIOR_LABELS_KEY, holds_others_labels
 from .label_pairs import images_sharing_a_label_file, shared_label_message
-from .labels import OnExisting, format_yolo, label_path_for, write_classes_txt, write_data_yaml, write_label
+from .label_rows import MIN_BOX_PX, label_rows
+from .labels import OnExisting, label_path_for, write_classes_txt, write_data_yaml, write_label
 
 ExportItem = tuple[Path, Detections | ScriptLensError, tuple[int, int]]
 DATASET_FILES = ("classes.txt", "data.yaml")  # written beside the labels (ExportOptions.write_classes)
@@ -51,7 +52,9 @@ class ExportSummary:
     unchanged: int = 0
     backed_up: int = 0
     empty: int = 0
-    detections: int = 0
+    detections: int = 0  # the model's rows (before engine.label_rows leaves some out)
+    degenerate: int = 0  # rows not written: under MIN_BOX_PX wide or high (zero-area, upside down)
+    duplicates: int = 0  # rows not written: the same line as an earlier row of the image
     failed: list[tuple[Path, str]] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -73,7 +76,13 @@ class ExportSummary:
                 parts.append(f"{n} {label}")
         parts.append(f"{len(self.failed)} failed")
         parts.append(f"{self.seconds:.1f} s ({rate:.1f} images/s)")
-        return ("CANCELLED: " if self.cancelled else "") + ", ".join(parts)
+        line = ("CANCELLED: " if self.cancelled else "") + ", ".join(parts)
+        return line + (f"; {self.not_written_line()}" if self.degenerate or self.duplicates else "")
+
+    def not_written_line(self) -> str:
+        """The rows left out of the label files (engine.label_rows), in words."""
+        return (f"{self.degenerate} zero-area box{'es' if self.degenerate != 1 else ''} (under {MIN_BOX_PX:g} px "
+                f"or upside down) and {self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} not written")
 
 
 def export_labels(
@@ -134,17 +143,20 @@ def _export_one(image_path: Path, result, image_wh, images_root: Path, out_root:
         summary.failed.append((image_path, str(result)))
         return
     summary.detections += len(result)
-    if len(result) == 0 and not options.empty_files:
+    rows = label_rows(result, image_wh)  # the one rule for what a label file holds
+    summary.degenerate += rows.degenerate
+    summary.duplicates += rows.duplicates
+    if len(rows) == 0 and not options.empty_files:
         summary.empty += 1
         return
     try:
-        outcome = write_label(dst, format_yolo(result, image_wh, options.save_conf), OnExisting(options.on_existing))
+        outcome = write_label(dst, rows.text(options.save_conf), OnExisting(options.on_existing))
     except LabelWriteError as exc:
         summary.failed.append((image_path, str(exc)))
         if not out_root.exists() or not _writable(out_root):
             summary.stopped = str(exc)  # the whole folder is unusable: one message, not one per image
         return
-    summary.empty += len(result) == 0
+    summary.empty += len(rows) == 0
     setattr(summary, outcome, getattr(summary, outcome) + 1)
 
 
@@ -181,7 +193,9 @@ def _result(summary: ExportSummary, finished: bool) -> dict:
     return {"complete": finished and summary.complete, "images": summary.images, "total": summary.total,
             "written": summary.written, "backed_up": summary.backed_up, "skipped": summary.skipped,
             "unchanged": summary.unchanged, "failed": len(summary.failed), "detections": summary.detections,
-            "cancelled": summary.cancelled, "interrupted": summary.interrupted}
+            "cancelled": summary.cancelled, "interrupted": summary.interrupted,
+            "not_written": {"zero_area": summary.degenerate, "duplicates": summary.duplicates,
+                            "min_box_px": MIN_BOX_PX}}
 
 
 def _write_dataset_files(out_root: Path, names: Sequence[str], options: ExportOptions, record: _RunRecord,

@@ -177,6 +177,10 @@ class ExportController(QObject):
                 f"{summary.written} written, {summary.skipped} skipped, {summary.backed_up} backed up, "
                 f"{summary.empty} empty, {len(summary.failed)} failed; {summary.detections} boxes "
                 f"in {summary.seconds:.1f} s.")
+        if summary.degenerate or summary.duplicates:
+            # the canvas shows the model's rows; these are zero-area or exact copies, so the
+            # picture looks the same, but the label files leave them out (engine.label_rows)
+            text += f"\nNot in the label files: {summary.not_written_line().removesuffix(' not written')}."
         if summary.failed:
             path, message = summary.failed[0]
             text += f"\nFirst failure: {message}"
