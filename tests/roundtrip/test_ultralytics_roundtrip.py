@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import degenerate_rows as dr
 from cli.main import main
+
+CHECK = Path(__file__).with_name("ultralytics_check.py")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
@@ -107,6 +110,9 @@ def test_control_the_checker_objects_to_what_we_leave_out(e2e_model, tmp_path, u
     assert main(["label", "--model", str(e2e_model), "--images", str(images), "--out", str(out), "--device", "cpu",
                  "--save-conf", "--on-existing", "overwrite"]) == 0
     assert "train:" not in (out / "data.yaml").read_text()
+    refused = subprocess.run([str(ultralytics.python), str(CHECK), str(out / "data.yaml")], capture_output=True,
+                             text=True, timeout=300, env=ultralytics.env, cwd=tmp_path)
+    assert refused.returncode != 0 and "'train:' key missing" in refused.stdout + refused.stderr  # loud, not silent
     (out / "data.yaml").write_text(yaml_text)  # as a user would, with a training data.yaml
     result = ultralytics(out / "data.yaml")
     assert result["corrupt"] == 2 and all("6 columns detected" in m for m in result["messages"])
