@@ -8,8 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from engine.conf_sidecar import SIDECAR_NAME
+from engine.dataset_layout import IMAGE_MODES, DatasetSpec, dataset_refusal
 from engine.errors import UsageError
-from engine.export import ExportInterrupted, ExportOptions, export_labels
+from engine.export import SAVE_CONF_NOTE, ExportInterrupted, ExportOptions, export_labels
 from engine.label_guard import assess_export_target
 from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
@@ -27,9 +29,19 @@ def add_parser(sub) -> None:
     p = sub.add_parser("label", help="write YOLO label files for every image in a folder (or for one image)")
     p.add_argument("--model", required=True, help="TorchScript model file")
     p.add_argument("--images", required=True, help=IMAGES_HELP)
-    p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders)")
+    p.add_argument("--out", default=None,
+                   help="output folder for the .txt labels (mirrors sub-folders); the labels/ twin of an images/ "
+                        "folder gets a data.yaml that trains as is (required unless --dataset)")
+    p.add_argument("--dataset", default=None, metavar="DIR",
+                   help="lay out a dataset Ultralytics trains on: DIR/images (the images, linked or copied), "
+                        "DIR/labels and DIR/data.yaml; DIR must be new, empty or an earlier --dataset")
+    p.add_argument("--dataset-images", choices=IMAGE_MODES, default="symlink",
+                   help="--dataset: link the images (default: instant, no disk space) or copy them (a dataset to move)")
     p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
-    p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
+    p.add_argument("--save-conf", action="store_true",
+                   help="add the confidence as a 6th column: for review only, Ultralytics does not train on such files")
+    p.add_argument("--conf-sidecar", action="store_true",
+                   help=f"write the confidences to OUT/{SIDECAR_NAME} (labels stay 5 columns, trainable)")
     p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")
     p.add_argument("--on-existing", choices=[e.value for e in OnExisting], default="skip",
                    help="what to do with label files that already exist (default: skip)")
@@ -41,6 +53,18 @@ def add_parser(sub) -> None:
     add_model_options(p)
     add_scale_out_flags(p)
     p.set_defaults(run=run)
+
+
+def output_folders(args: argparse.Namespace) -> tuple[Path, DatasetSpec | None]:
+    """The label folder, and the dataset to lay out (--dataset: its labels/ is the label folder)."""
+    if args.dataset is None:
+        if args.out is None:
+            raise UsageError("give --out FOLDER for the labels, or --dataset DIR to lay out a training dataset")
+        return Path(args.out), None
+    spec = DatasetSpec(Path(args.dataset), args.dataset_images)
+    if args.out is not None and Path(args.out).resolve() != spec.labels_dir.resolve():
+        raise UsageError(f"--dataset writes the labels to {spec.labels_dir}; leave out --out (or give that folder)")
+    return spec.labels_dir, spec
 
 
 def class_tokens(values: list[str] | None) -> list[str] | None:
@@ -119,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json_out and Path(args.json_out).is_dir():
         print(f"error: --json needs a file name, {args.json_out} is a folder", file=sys.stderr)
         return 1
-    out, policy = Path(args.out), OnExisting(args.on_existing)
+    out, dataset = output_folders(args)
+    if dataset is not None and (refusal := dataset_refusal(dataset.root, images_root)):
+        print(f"error: --dataset {refusal}", file=sys.stderr)
+        return 2
+    policy = OnExisting(args.on_existing)
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
     check_scale_out(args)
@@ -137,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     remote = remote_predictions(args, det)
     if remote is not None:
         print(remote.line())
-    options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy)
+    options = ExportOptions(save_conf=args.save_conf, empty_files=not args.no_empty, on_existing=policy,
+                            conf_sidecar=args.conf_sidecar, dataset=dataset)
     # temp files left by an earlier run that was killed mid-write (engine.labels)
     stale = remove_stale_temps(out)
     if stale:
@@ -157,8 +186,12 @@ def run(args: argparse.Namespace) -> int:
             return 130
     report_failures(summary, items.reported, paths)
     if items.records is not None:
-        write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
+        write_detections_json(Path(args.json_out), det.info, thresholds, items.records, summary)
     print(summary.line())
+    if options.save_conf:
+        print(f"note: {SAVE_CONF_NOTE}")
+    if summary.data_yaml:
+        print(f"data.yaml: {summary.data_yaml}")
     why = nothing_written(summary, policy, options.empty_files)
     if why:
         print(why)
@@ -203,9 +236,15 @@ def nothing_written(summary, policy: OnExisting, empty_files: bool) -> str | Non
     return "0 written: " + "; ".join(reasons) if reasons else None
 
 
-def write_detections_json(path: Path, info, thresholds, records: dict[str, list]) -> None:
-    """--json: every detection in original pixels, with the settings that produced them."""
+def write_detections_json(path: Path, info, thresholds, records: dict[str, list], summary) -> None:
+    """--json: every detection in original pixels (the model's rows, before engine.label_rows
+    leaves zero-area boxes and duplicates out of the label files), with the settings that
+    produced them and how many rows the label files left out."""
+    from engine.label_rows import MIN_BOX_PX
+
     payload = {"model": str(info.path), "settings": {"conf": thresholds.conf, "iou": thresholds.iou, "max_det": thresholds.max_det,
                "agnostic": thresholds.agnostic, "classes": thresholds.classes, "imgsz": list(info.input_hw)},
-               "names": list(info.names), "detections": records}
+               "names": list(info.names),
+               "not_written": {"zero_area": summary.degenerate, "duplicates": summary.duplicates, "min_box_px": MIN_BOX_PX},
+               "detections": records}
     write_text_atomic(path, json.dumps(payload, indent=1))

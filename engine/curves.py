@@ -110,8 +110,9 @@ def pr_curve(sf: ScoredFolder, class_id: int | None = None) -> tuple[np.ndarray,
 def f1_curve(sf: ScoredFolder, class_id: int | None = None, grid: np.ndarray = CONF_GRID) -> tuple[np.ndarray, np.ndarray]:
     """F1 at each confidence threshold of `grid` (score > t, as the engine filters)."""
     conf, tp, n_gt = sf.subset(class_id)
-    # number of predictions with conf > t, for conf sorted descending
-    k = np.searchsorted(-conf, -grid, side="left")
+    # number of predictions with conf > t, for conf sorted descending; compared in conf's float32
+    # as the engine filters (`score > conf`): in float64, a 0.6 score (0.60000002) passed 0.60
+    k = np.searchsorted(-conf, -grid.astype(conf.dtype), side="left")
     tps = np.concatenate([[0], np.cumsum(tp)])[k]
     n = k
     p = np.where(n > 0, tps / np.maximum(n, 1), 0.0)
@@ -125,6 +126,19 @@ def best_f1(sf: ScoredFolder, class_id: int | None = None) -> tuple[float, float
     usable = grid < 1.0
     idx = int(np.flatnonzero(usable)[::-1][np.argmax(f1[usable][::-1])])
     return float(grid[idx]), float(f1[idx])
+
+
+def best_mean_f1(sf: ScoredFolder, grid: np.ndarray = CONF_GRID) -> tuple[float, float]:
+    """(threshold, mean F1) maximising the mean over classes with ground truth of the per-class
+    F1: the ONE threshold at which Ultralytics val reports every class's P and R (it smooths the
+    mean F1 on a 1000-point grid; this grid is 0.01). Ties go to the higher threshold."""
+    classes = np.flatnonzero(sf.gt_count > 0)
+    if classes.size == 0:
+        return best_f1(sf)
+    mean = np.mean([f1_curve(sf, int(c), grid)[1] for c in classes], axis=0)
+    usable = grid < 1.0
+    idx = int(np.flatnonzero(usable)[::-1][np.argmax(mean[usable][::-1])])
+    return float(grid[idx]), float(mean[idx])
 
 
 def ap50(sf: ScoredFolder, class_id: int | None = None) -> float:
@@ -142,7 +156,7 @@ def ap50(sf: ScoredFolder, class_id: int | None = None) -> float:
 def count_vs_threshold(sf: ScoredFolder, class_id: int | None = None, grid: np.ndarray = CONF_GRID) -> tuple[np.ndarray, np.ndarray]:
     """How many detections remain above each threshold (no ground truth needed)."""
     conf = sf.subset(class_id)[0]
-    return grid, np.searchsorted(-conf, -grid, side="left")
+    return grid, np.searchsorted(-conf, -grid.astype(conf.dtype), side="left")
 
 
 def confidence_histogram(sf: ScoredFolder, class_id: int | None = None, bins: int = 50) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,11 @@ class DecodeContext:
     nms_in_model: bool = False  # metadata says end2end / exported with NMS
     end2end_flag: bool | None = None  # metadata's explicit end2end value, if any
     score_is_obj: bool = False  # one-class YOLOv7: score = obj
+    # One candidate per (box, class) whose score passes the floor, instead of the box's best
+    # class only: what Ultralytics/YOLOv5 `val` do (NMS multi_label=True). `eval --multi-label`
+    # sets it to reproduce their mAP; prediction (label, the window) keeps one class per box.
+    # No effect on end-to-end models, whose own NMS chose one class per box.
+    multi_label: bool = False
 
 
 # --------------------------------------------------------------------------- output shapes
@@ -103,11 +108,14 @@ def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _score_anchor_based(rows: np.ndarray, floor: float, score_is_obj: bool) -> Decoded:
+def _score_anchor_based(rows: np.ndarray, floor: float, score_is_obj: bool, multi_label: bool = False) -> Decoded:
     """rows (k, 5+nc) already sigmoid-ed, cx cy w h in input pixels -> candidates."""
     obj = rows[:, 4]
     rows = rows[obj > floor]  # YOLOv5 filters on objectness first
     cls_scores = rows[:, 5:]
+    if multi_label and not score_is_obj:
+        r, c = np.nonzero(cls_scores * rows[:, 4:5] > floor)  # YOLOv5 val: every class above conf
+        return _finite_candidates(xywh_to_xyxy(rows[r, :4]), cls_scores[r, c] * rows[r, 4], c)
     if score_is_obj:
         score = rows[:, 4].copy()
         cls = cls_scores.argmax(axis=1) if cls_scores.shape[1] else np.zeros(len(rows), np.int64)
@@ -118,6 +126,11 @@ def _score_anchor_based(rows: np.ndarray, floor: float, score_is_obj: bool) -> D
     keep = score > floor
     xyxy = xywh_to_xyxy(rows[keep, :4])
     score, cls = score[keep], cls[keep]
+    ok = _finite_rows(xyxy, score)
+    return xyxy[ok].astype(np.float32), score[ok].astype(np.float32), cls[ok].astype(np.int64)
+
+
+def _finite_candidates(xyxy: np.ndarray, score: np.ndarray, cls: np.ndarray) -> Decoded:
     ok = _finite_rows(xyxy, score)
     return xyxy[ok].astype(np.float32), score[ok].astype(np.float32), cls[ok].astype(np.int64)
 
@@ -191,7 +204,7 @@ class RawAnchorHeads(Decoder):
                 wh = (y[:, 2:4] * 2) ** 2 * anchor[a_idx]
                 rows.append(np.concatenate([xy, wh, y[:, 4:]], axis=1))
             merged = np.concatenate(rows) if rows else np.zeros((0, pred[0].shape[-1]), np.float32)
-            out.append(_score_anchor_based(merged.astype(np.float32), floor, ctx.score_is_obj))
+            out.append(_score_anchor_based(merged.astype(np.float32), floor, ctx.score_is_obj, ctx.multi_label))
         return out
 
 
@@ -211,7 +224,7 @@ class AnchorBased(Decoder):
         return pred.shape[2] - 5
 
     def decode(self, pred, ctx, floor):
-        return [_score_anchor_based(pred[b], floor, ctx.score_is_obj) for b in range(pred.shape[0])]
+        return [_score_anchor_based(pred[b], floor, ctx.score_is_obj, ctx.multi_label) for b in range(pred.shape[0])]
 
 
 class AnchorFree(Decoder):
@@ -234,6 +247,10 @@ class AnchorFree(Decoder):
         for b in range(pred.shape[0]):
             x = pred[b]  # (4+nc, A)
             cls_scores = x[4:]
+            if ctx.multi_label:  # Ultralytics' NMS multi_label: (anchor, class) pairs above the floor
+                a, c = np.nonzero(cls_scores.T > floor)
+                out.append(_finite_candidates(xywh_to_xyxy(x[:4, a].T), cls_scores[c, a], c))
+                continue
             score = cls_scores.max(axis=0)  # a max along rows is SIMD-fast; argmax is not
             keep = np.flatnonzero(score > floor)
             cls = cls_scores[:, keep].argmax(axis=0)  # so argmax only the survivors

@@ -215,11 +215,3 @@ def write_classes_txt(out_dir: Path, names: Sequence[str], on_existing: OnExisti
     return write_label(Path(out_dir) / "classes.txt", "".join(f"{n}\n" for n in names),
                        OnExisting.BACKUP if OnExisting(on_existing) is OnExisting.SKIP else on_existing)
 
-
-def write_data_yaml(out_dir: Path, names: Sequence[str], on_existing: OnExisting | str = OnExisting.BACKUP) -> str:
-    """A minimal Ultralytics/YOLOv5 data.yaml (`nc` + `names` mapping)."""
-    import json
-
-    lines = [f"nc: {len(names)}", "names:"] + [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
-    return write_label(Path(out_dir) / "data.yaml", "\n".join(lines) + "\n",
-                       OnExisting.BACKUP if OnExisting(on_existing) is OnExisting.SKIP else on_existing)

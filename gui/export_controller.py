@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from engine.export import ExportOptions
+from engine.dataset_layout import DatasetSpec, dataset_refusal
+from engine.export import SAVE_CONF_NOTE, ExportOptions
 from engine.label_guard import assess_export_target, holds_others_labels, safe_default_export_dir
 from engine.labels import OnExisting, label_path_for
 
@@ -79,6 +80,8 @@ class ExportController(QObject):
             empty_files=s.get_bool("export/empty_files", True),
             write_classes=s.get_bool("export/write_classes", True),
             on_existing=s.get_str("export/on_existing", "skip"),
+            conf_sidecar=s.get_bool("export/conf_sidecar", False),
+            dataset_images=s.get_str("export/dataset_images", "symlink"),
         )
 
     def _remember_export_choice(self, choice: ExportChoice) -> None:
@@ -87,12 +90,15 @@ class ExportController(QObject):
         s.set("export/empty_files", choice.empty_files)
         s.set("export/write_classes", choice.write_classes)
         s.set("export/on_existing", choice.on_existing)
+        s.set("export/conf_sidecar", choice.conf_sidecar)
+        s.set("export/dataset_images", choice.dataset_images)
 
     # ------------------------------------------------------------------ actions
     def export_image(self) -> None:
         """Save labels of this image, with the remembered choices."""
         d = self.export_defaults()
-        self.export(ExportChoice(False, d.out_dir, d.save_conf, d.empty_files, d.write_classes, d.on_existing))
+        self.export(ExportChoice(False, d.out_dir, d.save_conf, d.empty_files, d.write_classes, d.on_existing,
+                                 d.conf_sidecar))
 
     def export_dialog(self) -> None:
         paths = self.session.paths
@@ -121,25 +127,33 @@ class ExportController(QObject):
         if not paths:
             return None
         policy = OnExisting(choice.on_existing)
-        target = assess_export_target(Path(choice.out_dir), paths, s.root, s.ground_truth_root)
+        out_dir, dataset = Path(choice.out_dir), None
+        if choice.dataset:  # the folder chosen is the dataset; its labels/ gets the labels
+            if (refusal := dataset_refusal(out_dir, s.root)) is not None:
+                self.feedback.error(f"Cannot lay out a dataset: {refusal}")
+                return None
+            dataset = DatasetSpec(out_dir, choice.dataset_images)
+            out_dir = dataset.labels_dir
+        target = assess_export_target(out_dir, paths, s.root, s.ground_truth_root)
         if target.needs_confirmation(replaces_existing=policy is not OnExisting.SKIP):
             confirmed = self.confirm(target, policy)
             if confirmed is None:
-                self.feedback.status(f"Export cancelled: nothing written to {choice.out_dir}.", 8000)
+                self.feedback.status(f"Export cancelled: nothing written to {out_dir}.", 8000)
                 return None
             policy = confirmed
         options = ExportOptions(save_conf=choice.save_conf, empty_files=choice.empty_files,
-                                write_classes=choice.write_classes, on_existing=policy)
-        request = ExportRequest(next(self._ids), s.model_id, paths, s.root, Path(choice.out_dir),
+                                write_classes=choice.write_classes, on_existing=policy,
+                                conf_sidecar=choice.conf_sidecar, dataset=dataset)
+        request = ExportRequest(next(self._ids), s.model_id, paths, s.root, out_dir,
                                 tuple(s.model_info.names), s.thresholds, options, edits=self.edits.snapshot())
         self.request = request
-        s.last_export_dir = Path(choice.out_dir)
+        s.last_export_dir = out_dir
         self._remember_export_choice(choice)
         if choice.whole_folder:
             self.progress_dialog = ExportProgressDialog(len(paths), self._parent)
             self.progress_dialog.canceled.connect(self._on_progress_canceled)
             self.progress_dialog.show()
-        self.feedback.status(f"Exporting {len(paths)} image(s) to {choice.out_dir}…")
+        self.feedback.status(f"Exporting {len(paths)} image(s) to {out_dir}…")
         self.worker.submit_export(request)
         return request.id
 
@@ -177,6 +191,14 @@ class ExportController(QObject):
                 f"{summary.written} written, {summary.skipped} skipped, {summary.backed_up} backed up, "
                 f"{summary.empty} empty, {len(summary.failed)} failed; {summary.detections} boxes "
                 f"in {summary.seconds:.1f} s.")
+        if summary.degenerate or summary.duplicates:
+            # the canvas shows the model's rows; these are zero-area or exact copies, so the
+            # picture looks the same, but the label files leave them out (engine.label_rows)
+            text += f"\nNot in the label files: {summary.not_written_line().removesuffix(' not written')}."
+        if summary.data_yaml:
+            text += f"\ndata.yaml: {summary.data_yaml}"
+        if request.options.save_conf:
+            text += f"\nNote: {SAVE_CONF_NOTE.replace('(--conf-sidecar)', '(Export labels…)')}."
         if summary.failed:
             path, message = summary.failed[0]
             text += f"\nFirst failure: {message}"

@@ -28,6 +28,13 @@ class ExportChoice:
     empty_files: bool = True
     write_classes: bool = True
     on_existing: str = "skip"
+    conf_sidecar: bool = False  # confidences in a JSON beside 5-column labels (engine.conf_sidecar)
+    dataset: bool = False  # out_dir is a dataset: out_dir/images (linked or copied), labels, data.yaml
+    dataset_images: str = "symlink"  # or "copy"
+
+
+SAVE_CONF_TIP = ("6-column label files are for review: Ultralytics refuses them and would train on no labels. "
+                 "To train, leave this off and keep the confidences in the sidecar file below.")
 
 
 class ExportDialog(QDialog):
@@ -51,8 +58,21 @@ class ExportDialog(QDialog):
         out_row.addWidget(self.out_edit, 1)
         out_row.addWidget(browse)
 
-        self.conf_box = QCheckBox("Add a confidence column (6th value)")
+        self.conf_box = QCheckBox("Add a confidence column (6th value, for review: not for training)")
+        self.conf_box.setToolTip(SAVE_CONF_TIP)
         self.conf_box.setChecked(defaults.save_conf)
+        self.sidecar_box = QCheckBox("Write the confidences to scriptlens_confidences.json (labels stay trainable)")
+        self.sidecar_box.setChecked(defaults.conf_sidecar)
+        self.dataset_box = QCheckBox("Lay out a training dataset in this folder: images/, labels/, data.yaml")
+        self.dataset_box.setToolTip("Ultralytics finds an image's labels by replacing /images/ with /labels/ in its "
+                                    "path; this builds that layout, with a data.yaml that trains as is.")
+        self.dataset_box.setChecked(defaults.dataset)
+        self.dataset_images_combo = QComboBox()
+        self.dataset_images_combo.addItem("Link the images (no disk space)", "symlink")
+        self.dataset_images_combo.addItem("Copy the images", "copy")
+        self.dataset_images_combo.setCurrentIndex(max(0, self.dataset_images_combo.findData(defaults.dataset_images)))
+        self.dataset_images_combo.setEnabled(defaults.dataset)
+        self.dataset_box.toggled.connect(self.dataset_images_combo.setEnabled)
         self.empty_box = QCheckBox("Write empty files for images without detections")
         self.empty_box.setChecked(defaults.empty_files)
         self.classes_box = QCheckBox("Write classes.txt and data.yaml")
@@ -71,8 +91,11 @@ class ExportDialog(QDialog):
         form.addRow("Export", scope_w)
         form.addRow("To folder", out_row)
         form.addRow("", self.conf_box)
+        form.addRow("", self.sidecar_box)
         form.addRow("", self.empty_box)
         form.addRow("", self.classes_box)
+        form.addRow("", self.dataset_box)
+        form.addRow("Dataset images", self.dataset_images_combo)
         form.addRow("Existing files", self.existing_combo)
         note = QLabel("Uses the current confidence / IoU thresholds and class filter.")
         note.setStyleSheet("color: gray;")
@@ -94,6 +117,9 @@ class ExportDialog(QDialog):
             empty_files=self.empty_box.isChecked(),
             write_classes=self.classes_box.isChecked(),
             on_existing=self.existing_combo.currentData(),
+            conf_sidecar=self.sidecar_box.isChecked(),
+            dataset=self.dataset_box.isChecked(),
+            dataset_images=self.dataset_images_combo.currentData(),
         )
 
     def _on_browse_clicked(self) -> None:

@@ -116,7 +116,9 @@ def test_whole_image_corpus_in_one_run(model, big_png, tmp_path, capsys, monkeyp
     # a label for every good image, none for the bad ones, nothing from the folder loop
     for name in good:
         lines = (out / Path(name).with_suffix(".txt")).read_text().splitlines()
-        assert [ln.split()[0] for ln in lines] == ["0", "1", "2"], name
+        # one.png is 1x1: the model's boxes shrink to under a pixel there, and label files hold
+        # no box under 1 px (engine.label_rows): an empty file, a negative
+        assert [ln.split()[0] for ln in lines] == ([] if name == "one.png" else ["0", "1", "2"]), name
         assert all(0.0 <= float(v) <= 1.0 for ln in lines for v in ln.split()[1:]), name
     for name in bad:
         assert not (out / Path(name).with_suffix(".txt")).exists()
@@ -291,7 +293,8 @@ def test_hostile_class_names_are_plain_text_in_outputs(tmp_path, capsys):
     for name in classes:
         assert not set(name) & set("/\\<>\n\r\x1b"), name
     data = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))  # still valid YAML
-    assert data == {"nc": len(HOSTILE), "names": dict(enumerate(classes))}
+    assert data == {"nc": len(HOSTILE), "names": dict(enumerate(classes)),  # labels/ twin of images/: trains
+                    "path": str((tmp_path / "ds").resolve()), "train": "images", "val": "images"}
     import json
 
     assert json.loads(js.read_text())["names"] == classes

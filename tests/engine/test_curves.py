@@ -59,11 +59,15 @@ def test_pr_curve_and_best_f1(folder):
     conf, p, r = pr_curve(folder)
     assert p.tolist() == pytest.approx([1, 1, 2 / 3, 2 / 4, 3 / 5])
     assert r.tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3, 1])
-    # F1 by hand: above 0.8 -> keep {0.9}: P1 R1/3 F=.5; t in [0.8,0.9): {0.9,0.8}: P1 R2/3 F=.8;
-    # t in [0.3, 0.6): 4 kept, F=.571; t < 0.3: 5 kept P.6 R1 F=.75. Best: 0.8 at t in [0.8, 0.9).
+    # F1 by hand, keeping score > t as the engine does (in float32: a 0.8 score is not above a
+    # 0.80 threshold): t >= 0.8 -> keep {0.9}: P1 R1/3 F=.5; t in [0.7, 0.8): {0.9,0.8}: P1 R2/3
+    # F=.8; t in [0.3, 0.6): 4 kept, F=.571; t < 0.3: 5 kept P.6 R1 F=.75. Best: 0.8, on the grid
+    # at 0.70..0.79, ties to the highest. (The curve used to compare in float64 and put the best
+    # at 0.80, where metrics_at -- the engine's rule -- keeps only the 0.9 box.)
     t, f1 = best_f1(folder)
     assert f1 == pytest.approx(0.8)
-    assert 0.8 <= t < 0.9
+    assert t == pytest.approx(0.79)
+    assert metrics_at(folder, t).f1 == pytest.approx(f1)
     grid, f = f1_curve(folder)
     assert f[np.searchsorted(grid, 0.1)] == pytest.approx(0.75)
 
@@ -74,3 +78,14 @@ def test_no_ground_truth_still_gives_counts():
     grid, counts = count_vs_threshold(sf)
     assert counts[np.searchsorted(grid, 0.5)] == 4
     assert counts[-1] == 0
+
+
+def test_best_mean_f1_is_one_threshold_for_all_classes(folder):
+    from engine.curves import best_mean_f1
+
+    # class 0 (2 objects): F1 2/3 while only the 0.9 hit is kept (0.7 <= t < 0.9), and again with
+    # everything (t < 0.3); class 1: F1 1 while its 0.8 hit is kept. Mean 5/6 on [0.7, 0.8) and
+    # below 0.3: ties go to the higher threshold, 0.79 on the 0.01 grid (score > t is kept).
+    conf, mean = best_mean_f1(folder)
+    assert conf == pytest.approx(0.79) and mean == pytest.approx(5 / 6)
+    assert metrics_at(folder, conf, 0).f1 == pytest.approx(2 / 3) and metrics_at(folder, conf, 1).f1 == 1.0

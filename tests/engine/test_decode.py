@@ -290,3 +290,25 @@ def test_nothing_above_floor_gives_empty_not_crash(pred, ctx):
     # without a single candidate above the floor.
     _, [(xyxy, score, cls)] = decode(pred, ctx)
     assert xyxy.shape == (0, 4) and score.shape == (0,) and cls.shape == (0,)
+
+
+# ------------------------------------------------------------------ multi-label (eval --multi-label)
+
+
+def test_multi_label_anchor_free_gives_one_candidate_per_class_above_the_floor():
+    pred = np.zeros((1, 7, 2100), np.float32)
+    pred[0, :, 5] = [100, 100, 50, 40, 0.1, 0.0005, 0.9]  # classes 0 and 2 pass the floor
+    pred[0, :, 9] = [10, 10, 4, 4, 0.0, 0.3, 0.0]
+    _, [(xyxy, score, cls)] = decode(pred, DecodeContext((320, 320), multi_label=True))
+    assert cls.tolist() == [0, 2, 1]  # anchor by anchor, class by class (as Ultralytics' torch.where)
+    assert score.tolist() == pytest.approx([0.1, 0.9, 0.3])
+    np.testing.assert_allclose(xyxy[:2], [[75, 80, 125, 120]] * 2)
+    _, [(_, _, single)] = decode(pred, DecodeContext((320, 320)))
+    assert single.tolist() == [2, 1]
+
+
+def test_multi_label_anchor_based_scores_are_obj_times_cls():
+    pred = ab([[100, 100, 50, 40, 0.9, 0.2, 0.8], [30, 30, 10, 10, 0.5, 0.001, 0.0015]], 2)
+    _, [(xyxy, score, cls)] = decode(pred, DecodeContext((320, 320), multi_label=True))
+    # row 2: 0.5 * 0.0015 = 0.00075 is below the floor for both classes
+    assert cls.tolist() == [0, 1] and score.tolist() == pytest.approx([0.18, 0.72], abs=1e-6)

@@ -176,12 +176,7 @@ def test_default_labels_dir(tmp_path):
 
 def test_classes_and_data_yaml(tmp_path):
     L.write_classes_txt(tmp_path, ["cat", "dog"])
-    L.write_data_yaml(tmp_path, ["cat", "dog"])
     assert (tmp_path / "classes.txt").read_text() == "cat\ndog\n"
-    import yaml
-
-    data = yaml.safe_load((tmp_path / "data.yaml").read_text())
-    assert data == {"nc": 2, "names": {0: "cat", 1: "dog"}}
     # a different class list is backed up, never lost
     L.write_classes_txt(tmp_path, ["a"])
     assert (tmp_path / "classes.txt.bak").read_text() == "cat\ndog\n"
@@ -280,11 +275,15 @@ def test_export_same_named_images_in_subfolders(tmp_path):
 def test_data_yaml_survives_awkward_names(tmp_path):
     import yaml
 
+    from engine.training_layout import TrainingLayout, data_yaml_text
+
     names = ["a: b", "quote\"s", "# hash", "ünïcødé 猫", "- dash", "yes", "null", "1.5"]
-    L.write_data_yaml(tmp_path, names)
-    data = yaml.safe_load((tmp_path / "data.yaml").read_text(encoding="utf-8"))
-    assert data["nc"] == len(names)
-    assert [data["names"][i] for i in range(len(names))] == names
+    for layout in (None, TrainingLayout(tmp_path / "d: s #1", "images/x y")):
+        data = yaml.safe_load(data_yaml_text(names, layout, why_not="why: # not"))
+        assert data["nc"] == len(names)
+        assert [data["names"][i] for i in range(len(names))] == names
+        if layout is not None:
+            assert (data["path"], data["train"]) == (str(layout.root), "images/x y")
 
 
 @pytest.mark.parametrize("policy", ["skip", "overwrite", "backup"])
