@@ -18,7 +18,11 @@ TORCHVISION_VERSION=0.29.1
 TAG="ultralytics-${ULTRALYTICS_VERSION}-torch-${TORCH_VERSION}"
 DIR="${1:-${SCRIPTLENS_ULTRALYTICS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/scriptlens/${TAG}}}"
 MARKER="$DIR/.scriptlens-ready-${TAG}"
+ONNX_VERSION=1.23.2           # Ultralytics' ONNX exporter writes the file with it (tests/roundtrip/test_ultralytics_onnx.py)
 if [[ -f "$MARKER" && -x "$DIR/bin/python" ]]; then
+    if [[ ! -f "$DIR/.scriptlens-onnx-${ONNX_VERSION}" ]]; then   # a venv built before the ONNX test: add it
+        "$DIR/bin/pip" install -q --disable-pip-version-check "onnx==${ONNX_VERSION}" >&2 && touch "$DIR/.scriptlens-onnx-${ONNX_VERSION}"
+    fi
     echo "$DIR/bin/python"
     exit 0
 fi
@@ -31,6 +35,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 # The pins above keep pip from replacing torch while resolving Ultralytics' own requirements.
 "$DIR/bin/pip" install -q "ultralytics==${ULTRALYTICS_VERSION}" "torch==${TORCH_VERSION}" \
     "torchvision==${TORCHVISION_VERSION}" >&2
+"$DIR/bin/pip" install -q "onnx==${ONNX_VERSION}" >&2 && touch "$DIR/.scriptlens-onnx-${ONNX_VERSION}"
 "$DIR/bin/python" -c "import ultralytics, torchvision; print('ultralytics', ultralytics.__version__, 'torchvision', torchvision.__version__)" >&2
 echo "built in $(( $(date +%s) - start )) s" >&2
 touch "$MARKER"
