@@ -93,10 +93,12 @@ def data_yaml_text(names: Sequence[str], layout: TrainingLayout | None, *, why_n
 
 
 def not_trainable_reason(images_root: Path, out_root: Path) -> str:
-    """Why Ultralytics will not find labels written to `out_root`, and what to do instead."""
+    """Why Ultralytics will not find labels written to `out_root`, and what to do instead. It does
+    not name `out_root`: it goes into the folder's data.yaml, which must be the same bytes wherever
+    the run wrote (a cluster's output, a copy of the folder)."""
     twin = twin_labels_dir(images_root)
     where = (f"it replaces /images/ with /labels/ in each image's path, so it reads {Path(images_root).name}'s labels "
-             f"from {twin}, not {out_root}") if twin is not None else (
+             f"from {twin}, not from this folder") if twin is not None else (
         f"it replaces /images/ with /labels/ in each image's path, and {images_root} is not in a folder named images")
     fix = f"write the labels to {twin}, or lay out a dataset" if twin is not None else "lay out a dataset"
     return (f"Ultralytics will not find these labels: {where}; {fix} "
