@@ -286,12 +286,12 @@ _shared: ForwardProcess | None = None
 def prestart() -> ForwardProcess | None:
     """Start the shared model process as early as possible (before Qt's imports).
 
-    None where a child cannot be started (a frozen app has no Python to run it with, or the
-    start failed): callers then load models in-process, as before.
+    None where a child cannot be started (no interpreter to run it with, or the start failed):
+    callers then load models in-process, as before.
     """
     global _shared
     if _shared is None:
-        if getattr(sys, "frozen", False) or not sys.executable:
+        if not sys.executable:  # a frozen app starts itself (cli/frozen.py answers `-m engine.forward_server`)
             return None
         process = ForwardProcess()
         try:
