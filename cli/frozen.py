@@ -51,6 +51,20 @@ def ensure_utf8_locale() -> bool:
     return True
 
 
+def use_bundled_fonts(root=None, system_conf: str = "/etc/fonts/fonts.conf") -> bool:
+    """Point fontconfig at the app's own fonts where the machine has no fontconfig set-up (a
+    minimal system: Qt would start but draw no text). Never where the machine has one: its
+    fonts and settings win. True when it set FONTCONFIG_FILE."""
+    from pathlib import Path
+
+    conf = Path(root or Path(__file__).resolve().parents[1]) / "resources" / "fonts" / "fonts.conf"
+    if (not sys.platform.startswith("linux") or "FONTCONFIG_FILE" in os.environ or "FONTCONFIG_PATH" in os.environ
+            or Path(system_conf).exists() or not conf.is_file()):
+        return False
+    os.environ["FONTCONFIG_FILE"] = str(conf)
+    return True
+
+
 def wants_window(argv: list[str]) -> bool:
     return not argv or argv[0] == "gui"
 
@@ -74,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if wants_window(argv) and "-h" not in argv and "--help" not in argv:
         from cli.display_check import window_problem
 
+        use_bundled_fonts()
         problem = window_problem()
         if problem:  # one actionable line instead of Qt's stock "could not load the Qt platform plugin"
             print(f"ScriptLens: {problem}", file=sys.stderr)

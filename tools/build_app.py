@@ -55,6 +55,18 @@ XCB_HELPERS = {
     "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
 }
 
+# glvnd's vendor-neutral EGL dispatcher: Qt's xcb libraries link it, but a machine with an X
+# server and GLX (e.g. after `apt install xvfb`) need not have it. It holds no driver: it finds
+# the machine's EGL driver, if any, through glvnd's vendor files, and with none Qt draws
+# without EGL. Bundled so the window starts there; the GL libraries themselves (libGL,
+# libGLX, libGLdispatch) stay the machine's, as PyInstaller rules.
+GLVND_DISPATCH = {"libEGL.so.1": "libegl1"}
+
+# Fonts for machines with no fontconfig set-up at all (cli/frozen.py uses them only there):
+# DejaVu (fonts-dejavu-core; a free licence, copied along), regular and bold.
+FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+         "/usr/share/doc/fonts-dejavu-core/copyright"]
+
 # Python modules the app never imports, though something in the environment offers them:
 # test-only and build-only packages (they are in the build venv), and torch parts for
 # training/compiling/distributed work that a viewer of exported models never reaches.
@@ -75,6 +87,9 @@ DROP_PATTERNS = [
     "PySide6/Qt/translations/qtwebengine*",         # no web engine in the Essentials wheel's modules we use
     "PySide6/Qt/plugins/sqldrivers/*", "PySide6/Qt/plugins/multimedia/*", "PySide6/Qt/plugins/qmltooling/*",
     "PySide6/Qt/qml/*",                             # no QML anywhere
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",  # loads the desktop's GTK 3 against the bundle's
+    # older cairo/pango (a crash risk); without it Qt uses its own style and dialogs
+    "resources/demo/shapes_raw.torchscript",        # the demo's second export, for tests only
 ]
 
 # Shared libraries shipped with their full symbol tables (.symtab), which only debuggers and
@@ -89,7 +104,7 @@ REQUIRED = [
     "resources/selftest_reference/torchscript",
     "torch/jit/_script.py",  # torch's Python sources (TorchScript compiles some from source at load time)
     "PySide6/Qt/plugins/platforms/libqxcb.so",
-] + list(XCB_HELPERS)
+] + list(XCB_HELPERS) + list(GLVND_DISPATCH)
 
 
 def version() -> str:
@@ -132,8 +147,9 @@ def find_library(soname: str) -> str | None:
 def xcb_helpers() -> list[str]:
     if not sys.platform.startswith("linux"):
         return []
-    found = {soname: find_library(soname) for soname in XCB_HELPERS}
-    missing = [XCB_HELPERS[s] for s, path in found.items() if path is None]
+    wanted = {**XCB_HELPERS, **GLVND_DISPATCH}
+    found = {soname: find_library(soname) for soname in wanted}
+    missing = [wanted[s] for s, path in found.items() if path is None]
     if missing:
         raise SystemExit(f"build_app: the bundle carries Qt's xcb helpers; install them first: "
                          f"sudo apt-get install {' '.join(missing)}")
@@ -208,6 +224,7 @@ def build(out: Path, archive: bool = True, log=print) -> Path:
     settings = {
         "selftest_reference": str(reference),
         "xcb_libs": xcb_helpers(),
+        "fonts": [f for f in FONTS if Path(f).is_file()] if sys.platform.startswith("linux") else [],
         "exclude_modules": EXCLUDE_MODULES,
         "keep_rules": {"drop": DROP_PATTERNS},
     }
@@ -222,7 +239,7 @@ def build(out: Path, archive: bool = True, log=print) -> Path:
     if sys.platform.startswith("linux"):
         (internal / "resources" / "system_libs.json").write_text(json.dumps(system_libraries(internal), indent=1) + "\n")
     missing = [name for name in REQUIRED if not (internal / name).exists()
-               and not (name in XCB_HELPERS and not sys.platform.startswith("linux"))
+               and not ((name in XCB_HELPERS or name in GLVND_DISPATCH) and not sys.platform.startswith("linux"))
                and not (name.endswith(".so") and not sys.platform.startswith("linux"))]
     if missing:
         raise SystemExit(f"build_app: the bundle lacks {', '.join(missing)}")

@@ -72,7 +72,7 @@ def check_self_test(app: Path, ref: Path, env: dict[str, str], cwd: Path) -> str
         raise CheckFailed(f"--self-test exited {r.returncode}:\n{r.stdout}{r.stderr[-2000:]}")
     if "Detected locale" in r.stderr:
         raise CheckFailed(f"locale warning under env -i: {r.stderr.strip()[:300]}")
-    return r.stdout.strip().splitlines()[-2]
+    return "; ".join(line for line in r.stdout.strip().splitlines() if line.startswith("self-test: "))
 
 
 def reported_lines(stderr: str) -> list[str]:

@@ -73,16 +73,17 @@ run DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommend
 echo "installed: $(grep -c '^Setting up' "$WORK/apt.log") packages"
 run sh -c 'Xvfb :99 -screen 0 1280x800x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & echo $! > /tmp/xvfb.pid'
 sleep 2
-run sh -c 'DISPLAY=:99 timeout 120 /opt/ScriptLens/ScriptLens >/tmp/window.log 2>&1 & echo $! > /tmp/window.pid'
+run sh -c 'DISPLAY=:99 timeout 120 /opt/ScriptLens/ScriptLens -v >/tmp/window.log 2>&1 & echo $! > /tmp/window.pid'
 ok=""
 for _ in $(seq 1 120); do
   if grep -q "first detections shown" "$ROOTFS/tmp/window.log"; then ok=1; break; fi
+  kill -0 "$(cat "$ROOTFS/tmp/window.pid")" 2>/dev/null || break  # it ended: no use waiting
   sleep 1
 done
 kill "$(cat "$ROOTFS/tmp/window.pid")" 2>/dev/null || true
 sleep 2
 kill "$(cat "$ROOTFS/tmp/xvfb.pid")" 2>/dev/null || true
-grep -E "window shown|first detections shown|qt\.|Detected locale|rror" "$ROOTFS/tmp/window.log" | sed 's/^/  window: /' | head -20
+grep -E "ScriptLens:|window shown|first detections shown|qt\.|Detected locale|rror" "$ROOTFS/tmp/window.log" | sed 's/^/  window: /' | head -20
 [ -n "$ok" ] || { echo "FAIL: the window showed no detections in 120 s" >&2; tail -20 "$ROOTFS/tmp/window.log"; exit 1; }
 if grep -q "Detected locale" "$ROOTFS/tmp/window.log"; then echo "FAIL: locale warning" >&2; exit 1; fi
 step "bare Debian: all checks passed"

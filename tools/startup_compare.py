@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("QT_QPA_PLATFORM", None)
     else:
         env["QT_QPA_PLATFORM"] = "offscreen"
-    commands = {"app": [str(args.app.resolve() / "ScriptLens")], "pip": [args.scriptlens]}
+    # -v: the window's INFO log lines carry the epochs read here (both print them the same way)
+    commands = {"app": [str(args.app.resolve() / "ScriptLens"), "-v"], "pip": [args.scriptlens, "-v"]}
     runs: dict[str, list[dict]] = {name: [] for name in commands}
     try:
         for name, cmd in commands.items():

@@ -109,3 +109,41 @@ def test_desktop_entry_points_at_the_launcher_and_can_be_removed(tmp_path, capsy
 def test_exec_quoting_follows_the_desktop_entry_spec():
     assert desktop_entry.quote_exec("/opt/ScriptLens/ScriptLens") == "/opt/ScriptLens/ScriptLens"
     assert desktop_entry.quote_exec('/home/a b/Script"Lens$') == '"/home/a b/Script\\"Lens\\$"'
+
+
+def test_bundled_fonts_only_where_the_machine_has_no_fontconfig(tmp_path, monkeypatch):
+    monkeypatch.delenv("FONTCONFIG_FILE", raising=False)
+    monkeypatch.delenv("FONTCONFIG_PATH", raising=False)
+    conf = tmp_path / "resources" / "fonts" / "fonts.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text((ROOT / "packaging" / "fonts" / "fonts.conf").read_text())
+    present = tmp_path / "etc-fonts.conf"
+    present.write_text("<fontconfig/>")
+    assert frozen.use_bundled_fonts(tmp_path, str(present)) is False  # the machine's own set-up wins
+    assert "FONTCONFIG_FILE" not in os.environ
+    assert frozen.use_bundled_fonts(tmp_path, str(tmp_path / "absent.conf")) is (sys.platform.startswith("linux"))
+    if sys.platform.startswith("linux"):
+        assert os.environ["FONTCONFIG_FILE"] == str(conf)
+
+
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file(), reason="needs fonts-dejavu-core")
+def test_qt_finds_the_fonts_through_the_bundled_fontconfig_file(tmp_path):
+    """The bundle's fonts.conf (relative font folder) works wherever the folder is unpacked."""
+    fonts = tmp_path / "unpacked" / "resources" / "fonts"
+    fonts.mkdir(parents=True)
+    (fonts / "fonts.conf").write_text((ROOT / "packaging" / "fonts" / "fonts.conf").read_text())
+    (fonts / "DejaVuSans.ttf").write_bytes(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").read_bytes())
+    code = ("from PySide6.QtGui import QGuiApplication, QFontDatabase\n"
+            "app = QGuiApplication(['t', '-platform', 'offscreen'])\n"
+            "print('|'.join(QFontDatabase.families()))\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "FONTCONFIG_FILE": str(fonts / "fonts.conf"), "LC_ALL": "C.UTF-8"}
+
+    def families() -> list[str]:
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip().split("|")
+
+    assert "DejaVu Sans" in families()
+    (fonts / "DejaVuSans.ttf").unlink()
+    assert "DejaVu Sans" not in families()  # it was the bundled file, not the machine's fonts
