@@ -66,7 +66,9 @@ def use_bundled_fonts(root=None, system_conf: str = "/etc/fonts/fonts.conf") -> 
 
 
 def wants_window(argv: list[str]) -> bool:
-    return not argv or argv[0] == "gui"
+    """`ScriptLens`, `ScriptLens gui ...`, also after the global -v (as cli.main's parser reads them)."""
+    rest = [arg for arg in argv if arg not in ("-v", "--verbose")]
+    return not rest or rest[0] == "gui"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,3 +147,8 @@ def test_qt_finds_the_fonts_through_the_bundled_fontconfig_file(tmp_path):
     assert "DejaVu Sans" in families()
     (fonts / "DejaVuSans.ttf").unlink()
     assert "DejaVu Sans" not in families()  # it was the bundled file, not the machine's fonts
+
+
+def test_the_window_is_recognised_after_global_flags():
+    assert frozen.wants_window([]) and frozen.wants_window(["-v"]) and frozen.wants_window(["--verbose", "gui", "--model", "m"])
+    assert not frozen.wants_window(["-v", "label"]) and not frozen.wants_window(["info", "m"])
