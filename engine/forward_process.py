@@ -330,12 +330,12 @@ def prestart(expect: Path | str | None = None, backend_mode: str = "auto") -> Fo
     `expect`: the model the window will open first, when known (`--model`, the demo). If it
     opens without torch (`needs_no_torch`: an ONNX file, or a cached verified conversion), the
     child does not import torch unless asked (`engine.forward_server`'s ``--lazy-torch``):
-    first detections then need no torch at all. None where a child cannot be started (a frozen app
-    has no Python to run it with, or the start failed): callers then load models in-process.
+    first detections then need no torch at all. None where a child cannot be started (no
+    interpreter to run it with, or the start failed): callers then load models in-process.
     """
     global _shared
     if _shared is None:
-        if getattr(sys, "frozen", False) or not sys.executable:
+        if not sys.executable:  # a frozen app starts itself (cli/frozen.py answers `-m engine.forward_server`)
             return None
         process = ForwardProcess()
         try:
