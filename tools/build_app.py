@@ -74,6 +74,9 @@ EXCLUDE_MODULES = [
     "tkinter", "pytest", "_pytest", "pytestqt", "hypothesis", "importlinter", "grimp", "PIL",
     "pip", "setuptools", "pkg_resources", "IPython", "matplotlib", "pandas", "scipy",
     "torch.utils.tensorboard", "torch.utils.benchmark", "torch.distributed.elastic", "torch.distributed.pipelining",
+    # the ray extra (`label --ray`, cli/ray_label.py imports it lazily) is for clusters, not the desktop
+    # app; CI installs it into the venv the app is built from
+    "ray", "pyarrow", "moto", "boto3", "botocore",
 ]  # not torch.testing._internal: torch.utils.checkpoint imports it (on the ONNX exporter's path)
 
 # Collected files (destination paths, fnmatch) the app never uses.
