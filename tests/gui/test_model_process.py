@@ -28,14 +28,20 @@ def box_texts(window) -> list[str]:
 @pytest.fixture
 def remote_window(qtbot, tmp_path):
     process = ForwardProcess()
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings, model_process=process)
-    qtbot.addWidget(w)
+    w = window_on(process, qtbot, tmp_path)
     w.resize(1200, 800)
-    w.show()
     yield w, process
     w.close()
     process.close()
+
+
+def window_on(process: ForwardProcess, qtbot, tmp_path) -> MainWindow:
+    """A shown window whose models run in `process`, with its own settings file."""
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings, model_process=process)
+    qtbot.addWidget(w)
+    w.show()
+    return w
 
 
 def open_tiny(w, qtbot, tiny_model, image_dir) -> None:
@@ -103,10 +109,7 @@ def test_opening_another_model_stops_one_stuck_on_an_image(remote_window, qtbot,
 
 def test_closing_the_window_does_not_wait_for_a_stuck_model(qtbot, tmp_path, image_dir):
     process = ForwardProcess()
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings, model_process=process)
-    qtbot.addWidget(w)
-    w.show()
+    w = window_on(process, qtbot, tmp_path)
     try:
         w.open_folder(image_dir)
         w.open_model(mf.stuck_on_images_model(tmp_path / "stuck.torchscript", list(TINY_BOXES)))
@@ -156,10 +159,7 @@ def test_an_onnx_file_opens_in_the_model_process_without_torch(qtbot, tmp_path, 
     assert needs_no_torch(onnx, "auto") and not needs_no_torch(tmp_path / "missing.onnx", "auto")
     process = ForwardProcess()
     process.start(lazy_torch=True)
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings, model_process=process)
-    qtbot.addWidget(w)
-    w.show()
+    w = window_on(process, qtbot, tmp_path)
     try:
         w.open_folder(image_dir)
         w.open_model(onnx)
