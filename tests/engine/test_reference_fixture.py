@@ -23,8 +23,9 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else (1.0 if a == b else 0.0)
 
 
+@pytest.mark.parametrize("backend", ["auto", "torchscript"])  # auto: ONNX Runtime, verified (said below)
 @pytest.mark.parametrize("conf, iou_thr", [(0.25, 0.45), (0.001, 0.6)])
-def test_label_reproduces_reference(tmp_path, conf, iou_thr, capsys):
+def test_label_reproduces_reference(tmp_path, conf, iou_thr, backend, capsys):
     from cli.main import main
 
     ref_file = FIXTURE / "reference" / f"conf{conf}_iou{iou_thr}.json"
@@ -33,8 +34,13 @@ def test_label_reproduces_reference(tmp_path, conf, iou_thr, capsys):
     out, js = tmp_path / "labels", tmp_path / "det.json"
     rc = main(["label", "--model", str(FIXTURE / "model.torchscript"), "--images", str(FIXTURE / "images"),
                "--out", str(out), "--conf", str(conf), "--iou", str(iou_thr), "--max-det", str(ref["settings"]["max_det"]),
-               "--device", "cpu", "--save-conf", "--json", str(js)])
+               "--device", "cpu", "--save-conf", "--json", str(js), "--backend", backend])
     assert rc == 0
+    said = capsys.readouterr().out
+    if backend == "auto":
+        assert "backend: onnxruntime (ONNX Runtime verified: " in said
+    else:
+        assert "backend:" not in said
     got = json.loads(js.read_text())["detections"]
     assert set(got) == set(ref["detections"])
     total = 0
