@@ -17,8 +17,9 @@ Conversion
 
 Verification (every load, ~4 forward passes)
     Both backends run on the warm-up input (grey 114/255, as `engine.model_loader.warm_up`
-    feeds) and on a deterministic synthetic image with edges, flat areas, gradients, noise and
-    letterbox bands (`synthetic_image`), plus any real images the caller passes (``samples``).
+    feeds), on a deterministic synthetic image with edges, flat areas, gradients, noise and
+    letterbox bands (`synthetic_image`), and on a real image: the caller's ``samples``, else
+    the first bundled demo image letterboxed to the model's size (`real_image_sample`).
     All raw outputs are compared (tuple and list outputs flattened to their tensors, in order),
     element by element::
 
@@ -184,12 +185,33 @@ def choose_backend(ts_backend: "TorchScriptBackend", model_path: Path | str, inp
     if mode == "torchscript":
         return BackendChoice(ts_backend, "torchscript", "TorchScript: chosen (--backend torchscript)")
     input_hw = (int(input_hw[0]), int(input_hw[1]))
-    inputs = check_inputs(batch, input_hw, samples)
+    inputs = check_inputs(batch, input_hw, list(samples) or real_image_sample(input_hw))
     try:
         return _choose(ts_backend, Path(model_path), input_hw, batch, inputs, mode == "onnxruntime", threads, cache_dir)
     except Exception as exc:  # a bug, or something unforeseen in torch/onnxruntime: never fatal
         log.warning("ONNX Runtime backend: unexpected failure, using TorchScript", exc_info=True)
         return BackendChoice(ts_backend, "torchscript", f"TorchScript: the ONNX Runtime backend failed: {first_line(exc)}")
+
+
+def real_image_sample(input_hw: tuple[int, int]) -> list[np.ndarray]:
+    """A real photograph-like image, letterboxed to the model's size as the predictor does: the
+    first bundled demo image (engine.demo). Empty when the demo is not installed."""
+    from .demo import demo_paths
+
+    images = demo_paths()[1]
+    first = min((p for p in images.iterdir() if p.suffix.lower() in (".jpg", ".png")), default=None) if images else None
+    if first is None:
+        return []
+    try:
+        from .images import read_image
+        from .letterbox import letterbox
+        from .predictor import to_input_tensor
+
+        padded, _ = letterbox(read_image(first), input_hw, "ultralytics")
+        return [to_input_tensor(padded)]
+    except Exception as exc:  # an unreadable demo file must not stop a load
+        log.info("no real image to verify with (%s)", first_line(exc))
+        return []
 
 
 def _torchscript(ts_backend: Any, reason: str, **kw: Any) -> BackendChoice:

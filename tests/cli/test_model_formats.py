@@ -155,3 +155,18 @@ def test_a_torch_that_refuses_torchscript_still_runs_a_cached_conversion(tmp_pat
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(f"error: {model}: this torch (")
     assert "no longer loads TorchScript: install a tested torch" in err and ".onnx" in err and ".pt2" in err
+
+
+def test_a_yolov7_onnx_file_with_raw_anchor_heads_opens(tmp_path, capsys):
+    """YOLOv7's default ONNX export (no --grid): three raw (1, 3, ny, nx, 5+nc) heads, no metadata."""
+    heads = mf.raw_heads_tensors([(0, 1, 3, 2, [0.0, 0.0, 0.5, 0.5, 4.0, 3.0, -3.0])], nc=2)
+    onnx = mf.onnx_file(tmp_path / "yolov7.onnx", mf._TracedConst(list(heads), (320, 320), "list"),
+                        output_names=("p3", "p4", "p5"))
+    data = info_json(onnx, capsys=capsys)
+    assert data["layout"] == "raw_anchor_heads" and data["input_hw"] == [320, 320]
+    assert data["sources"]["input_hw"] == "ONNX input" and [s[-1] for s in data["output_shapes"]] == [7, 7, 7]
+    ts = mf.raw_heads(tmp_path / "yolov7.torchscript", [(0, 1, 3, 2, [0.0, 0.0, 0.5, 0.5, 4.0, 3.0, -3.0])], nc=2)
+    images = tmp_path / "im"
+    images.mkdir()
+    assert cv2.imwrite(str(images / "a.png"), np.full((320, 320, 3), 90, np.uint8))
+    assert label(onnx, images, tmp_path / "o1") == label(ts, images, tmp_path / "o2", "--backend", "torchscript")
