@@ -21,7 +21,7 @@ def ultralytics_python() -> Path:
     # torch 2.14.1 + torchvision 0.29.1 lie on disk for x86_64 Linux, Python 3.11 (the CI machine)
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         pytest.skip("the Ultralytics venv is built from the torch/torchvision pair on x86_64 Linux machines")
-    done = subprocess.run(["bash", str(REPO / "tools" / "ultralytics_venv.sh")], capture_output=True, text=True,
+    done = subprocess.run(["bash", str(REPO / "tools" / "ultralytics_venv.sh")], capture_output=True, encoding="utf-8", errors="replace",
                           timeout=1800)
     assert done.returncode == 0, f"building the Ultralytics venv failed:\n{done.stderr[-3000:]}"
     python = Path(done.stdout.strip().splitlines()[-1])
@@ -38,7 +38,7 @@ def ultralytics(ultralytics_python, tmp_path):
 
     def check(data_yaml: Path, train: bool = False) -> dict:
         args = [str(ultralytics_python), str(CHECK), str(data_yaml)] + (["--train"] if train else [])
-        done = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        done = subprocess.run(args, capture_output=True, encoding="utf-8", errors="replace", timeout=600, env=env, cwd=tmp_path)
         assert done.returncode == 0, f"Ultralytics failed on {data_yaml}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -27,7 +27,7 @@ def exports(ultralytics_python, tmp_path_factory) -> dict[str, Path]:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(out), "YOLO_CONFIG_DIR": str(out / "cfg"), "YOLO_OFFLINE": "1",
                "YOLO_AUTOINSTALL": "False"}
         done = subprocess.run([str(ultralytics_python), str(EXPORT), str(out), "320", *flags], capture_output=True,
-                              text=True, timeout=600, env=env, cwd=out)
+                              encoding="utf-8", errors="replace", timeout=600, env=env, cwd=out)
         assert done.returncode == 0, done.stderr[-3000:]
         made[kind] = Path(done.stdout.strip().splitlines()[-1])
         assert made[kind].suffix == ".onnx" and made[kind].is_file()

@@ -111,7 +111,7 @@ def test_control_the_checker_objects_to_what_we_leave_out(e2e_model, tmp_path, u
                  "--save-conf", "--on-existing", "overwrite"]) == 0
     assert "train:" not in (out / "data.yaml").read_text()
     refused = subprocess.run([str(ultralytics.python), str(CHECK), str(out / "data.yaml")], capture_output=True,
-                             text=True, timeout=300, env=ultralytics.env, cwd=tmp_path)
+                             encoding="utf-8", errors="replace", timeout=300, env=ultralytics.env, cwd=tmp_path)
     assert refused.returncode != 0 and "'train:' key missing" in refused.stdout + refused.stderr  # loud, not silent
     (out / "data.yaml").write_text(yaml_text)  # as a user would, with a training data.yaml
     result = ultralytics(out / "data.yaml")
