@@ -11,12 +11,13 @@ from pathlib import Path
 from engine.errors import UsageError
 from engine.export import ExportInterrupted, ExportOptions, export_labels
 from engine.label_guard import assess_export_target
-from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
+from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
 from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, quiet_opencv,
                      skipped_line)
 from .label_items import LabelItems
+from .object_paths import display_root, object_images, staged_out
 from .scale_out_flags import add_scale_out_flags
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
@@ -103,12 +104,11 @@ def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) 
 def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
 
-    from .progress import progress_bar
-    from .scale_out import check_scale_out, manifest_with, remote_predictions, shard_paths
+    from .scale_out import check_scale_out, shard_paths
 
     quiet_opencv()
     try:
-        images_root, paths = find_images(args.images)
+        images_root, paths = object_images(args) or find_images(args.images)  # cli.object_paths: s3://
     except InputNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -123,9 +123,22 @@ def run(args: argparse.Namespace) -> int:
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
     check_scale_out(args)
+    staged = staged_out(args)  # --out s3://: the writer works on a local copy of the prefix
+    try:
+        return _label(args, images_root, paths, staged.local if staged else out, policy, tokens, profile, shard, staged)
+    finally:
+        if staged is not None:
+            staged.close()
+
+
+def _label(args, images_root: Path, paths: list[Path], out: Path, policy: OnExisting, tokens, profile, shard,
+           staged) -> int:
+    from .progress import progress_bar
+    from .scale_out import manifest_with, remote_predictions
+
     refusal = check_output(out, paths, images_root, policy, args.force)
     if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
+        print(f"error: {staged.named(refusal) if staged else refusal}", file=sys.stderr)
         return 2
     det = load_detector(args)  # ScriptLensError -> exit 3 in main
     names = det.info.names
@@ -143,16 +156,21 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(total=len(paths)) as bar:
         items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
                            records={} if args.json_out else None, predict=remote)
+        exported = staged.uploading(items, lambda p: label_path_for(p, images_root, out)) if staged else items
         try:
-            summary = export_labels(items, images_root, out, names, options,
+            summary = export_labels(exported, images_root, out, names, options,
                                     progress=lambda done, total: bar.update(1), total=len(paths),
-                                    manifest=manifest_with(run_manifest(det.info, thresholds, images_root, args.thresholds),
-                                                           shard, remote),
+                                    manifest=manifest_with({**run_manifest(det.info, thresholds, images_root, args.thresholds),
+                                                            "images": display_root(args, images_root)}, shard, remote),
                                     paths=paths, manifest_name=shard.manifest_name if shard else None)
         except ExportInterrupted as stop:
             bar.close()
+            if staged:
+                staged.push_all()  # what was done goes up: the same command finishes the rest
             print(interrupted_line(stop.summary, policy), file=sys.stderr)
             return 130
+    if staged:
+        staged.push_all()
     report_failures(summary, items.reported, paths)
     if items.records is not None:
         write_detections_json(Path(args.json_out), det.info, thresholds, items.records)
