@@ -50,6 +50,13 @@ class S3Server:
                 time.sleep(0.2)
         raise TimeoutError(f"moto_server did not listen on port {self.port} in {timeout:.0f} s")
 
+    def make_bucket(self, name: str) -> None:
+        import pyarrow.fs as pafs
+
+        pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{self.port}", scheme="http", region="us-east-1",
+                          access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"], secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          allow_bucket_creation=True).create_dir(name)
+
     def stop(self) -> None:
         if self.proc is None:
             return
