@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 def add_parser(sub) -> None:
     p = sub.add_parser("label", help="write YOLO label files for every image in a folder (or for one image)")
     p.add_argument("--model", required=True, help="TorchScript model file")
-    p.add_argument("--images", required=True, help=IMAGES_HELP)
-    p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders)")
+    p.add_argument("--images", required=True, help=IMAGES_HELP + "; with --ray also s3://bucket/prefix")
+    p.add_argument("--out", required=True, help="output folder for the .txt labels (mirrors sub-folders), or "
+                   "s3://bucket/prefix (endpoint: AWS_ENDPOINT_URL or SCRIPTLENS_S3_ENDPOINT; README 'Scaling out')")
     p.add_argument("--classes", nargs="+", default=None, help="keep only these classes (ids or names)")
     p.add_argument("--save-conf", action="store_true", help="add the confidence as a 6th column")
     p.add_argument("--no-empty", action="store_true", help="write no file for images without detections")

@@ -71,8 +71,7 @@ class S3Store:
 
     def list_files(self, base: str) -> list[tuple[str, int]]:
         """(path, size) of every object under `base` (recursive); [] when there is none."""
-        import pyarrow.fs as pafs
-
+        pafs = _pyarrow_fs()
         try:
             infos = self.filesystem().get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         except OSError as exc:
@@ -100,12 +99,17 @@ class S3Store:
         self.filesystem().delete_file(path)
 
 
-@lru_cache(maxsize=4)
-def _filesystem(store: S3Store):
+def _pyarrow_fs():
     try:
         import pyarrow.fs as pafs
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
+    return pafs
+
+
+@lru_cache(maxsize=4)
+def _filesystem(store: S3Store):
+    pafs = _pyarrow_fs()
     kwargs = {"region": store.region or ("us-east-1" if store.endpoint else None)}
     if store.endpoint:
         parts = urlsplit(store.endpoint if "://" in store.endpoint else f"https://{store.endpoint}")
