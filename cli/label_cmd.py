@@ -77,21 +77,24 @@ def resolve_classes(tokens: list[str] | None, names: tuple[str, ...]) -> tuple[i
     return tuple(out)
 
 
-def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExisting, force: bool) -> str | None:
+def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExisting, force: bool,
+                 shown: str | None = None) -> str | None:
     """Why the output folder cannot be used, before any image is run (None: go ahead).
+    `shown`: the name to say for it (--out s3://...: `out` is its local staging copy).
 
     Label files that no ScriptLens run wrote (a person's labels: engine.label_guard) are replaced
     only with --force; `backup` keeps each old file, so it needs no --force."""
+    name = shown or out
     if out.exists() and not out.is_dir():
         return f"--out {out} is a file; give a folder for the label files"
     target = assess_export_target(out, paths, images_root)
     if policy is OnExisting.OVERWRITE and target.others_labels and target.existing and not force:
         n = len(target.existing)
-        return (f"{out} holds label files that no ScriptLens run wrote, and --on-existing overwrite would replace "
+        return (f"{name} holds label files that no ScriptLens run wrote, and --on-existing overwrite would replace "
                 f"{n} of them (e.g. {target.existing[0].name}); add --force to replace them, or use "
                 f"--on-existing backup to keep each old file as .bak")
     if policy is OnExisting.BACKUP and target.others_labels and target.existing:
-        print(f"note: {out} holds label files that ScriptLens did not write; {len(target.existing)} will be "
+        print(f"note: {name} holds label files that ScriptLens did not write; {len(target.existing)} will be "
               "kept as .bak and replaced", file=sys.stderr)
     return None
 
@@ -137,9 +140,9 @@ def _label(args, images_root: Path, paths: list[Path], out: Path, policy: OnExis
     from .progress import progress_bar
     from .scale_out import manifest_with, remote_predictions
 
-    refusal = check_output(out, paths, images_root, policy, args.force)
+    refusal = check_output(out, paths, images_root, policy, args.force, staged.uri if staged else None)
     if refusal:
-        print(f"error: {staged.named(refusal) if staged else refusal}", file=sys.stderr)
+        print(f"error: {refusal}", file=sys.stderr)
         return 2
     det = load_detector(args)  # ScriptLensError -> exit 3 in main
     names = det.info.names

@@ -123,10 +123,6 @@ class StagedOut:
         if previous is not None:
             self.push_file(previous)
 
-    def named(self, text: str) -> str:
-        """A message about the staging folder, naming the URI instead."""
-        return text.replace(str(self.local), self.uri)
-
     def close(self) -> None:
         shutil.rmtree(self.local, ignore_errors=True)
 

@@ -112,6 +112,7 @@ def test_out_s3_holding_someone_elses_labels_is_guarded(s3, demo, capsys):
     assert objects("hand") == {key: theirs}  # nothing written
 
     assert label(images, f"s3://{BUCKET}/hand", "--on-existing", "backup") == 0
+    assert f"note: s3://{BUCKET}/hand holds label files that ScriptLens did not write" in capsys.readouterr().err
     got = objects("hand")
     assert got[key + ".bak"] == theirs and got[key] == files(one)[key]
     assert json.loads(got[MANIFEST_NAME])["prior_labels_not_from_scriptlens"] is True
