@@ -30,7 +30,8 @@ def cluster():
 def s3():
     """moto's S3 server on 127.0.0.1 with a bucket `scriptlens`; this process (the driver)
     points at it through AWS_ENDPOINT_URL, as a user would."""
-    pytest.importorskip("pyarrow.fs")
+    pytest.importorskip("pyarrow.fs", reason='the ray extra is not installed (pip install -e ".[ray]"); CI runs these')
+    pytest.importorskip("moto", reason='moto is not installed (pip install -e ".[ray,scale-out-test]"); CI runs these')
     from scale_out.s3_server import CREDENTIALS, S3Server
 
     server = S3Server()
