@@ -13,12 +13,13 @@ from engine.dataset_layout import IMAGE_MODES, DatasetSpec, dataset_refusal
 from engine.errors import UsageError
 from engine.export import SAVE_CONF_NOTE, ExportInterrupted, ExportOptions, export_labels
 from engine.label_guard import assess_export_target
-from engine.labels import OnExisting, remove_stale_temps, write_text_atomic
+from engine.labels import OnExisting, label_path_for, remove_stale_temps, write_text_atomic
 from engine.manifest import build_manifest
 
 from .common import (IMAGES_HELP, InputNotFound, add_model_options, backend_line, find_images, load_detector, quiet_opencv,
                      skipped_line)
 from .label_items import LabelItems
+from .object_paths import display_root, object_images, staged_out
 from .scale_out_flags import add_scale_out_flags
 from .threshold_flags import add_threshold_flags, resolve_thresholds
 
@@ -28,10 +29,11 @@ log = logging.getLogger(__name__)
 def add_parser(sub) -> None:
     p = sub.add_parser("label", help="write YOLO label files for every image in a folder (or for one image)")
     p.add_argument("--model", required=True, help="TorchScript model file")
-    p.add_argument("--images", required=True, help=IMAGES_HELP)
+    p.add_argument("--images", required=True, help=IMAGES_HELP + "; with --ray also s3://bucket/prefix")
     p.add_argument("--out", default=None,
-                   help="output folder for the .txt labels (mirrors sub-folders); the labels/ twin of an images/ "
-                        "folder gets a data.yaml that trains as is (required unless --dataset)")
+                   help="output folder for the .txt labels (mirrors sub-folders), or s3://bucket/prefix (endpoint: "
+                        "AWS_ENDPOINT_URL or SCRIPTLENS_S3_ENDPOINT; README 'Scaling out'); the labels/ twin of an "
+                        "images/ folder gets a data.yaml that trains as is (required unless --dataset)")
     p.add_argument("--dataset", default=None, metavar="DIR",
                    help="lay out a dataset Ultralytics trains on: DIR/images (the images, linked or copied), "
                         "DIR/labels and DIR/data.yaml; DIR must be new, empty or an earlier --dataset")
@@ -99,21 +101,24 @@ def resolve_classes(tokens: list[str] | None, names: tuple[str, ...]) -> tuple[i
     return tuple(out)
 
 
-def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExisting, force: bool) -> str | None:
+def check_output(out: Path, paths: list[Path], images_root: Path, policy: OnExisting, force: bool,
+                 shown: str | None = None) -> str | None:
     """Why the output folder cannot be used, before any image is run (None: go ahead).
+    `shown`: the name to say for it (--out s3://...: `out` is its local staging copy).
 
     Label files that no ScriptLens run wrote (a person's labels: engine.label_guard) are replaced
     only with --force; `backup` keeps each old file, so it needs no --force."""
+    name = shown or out
     if out.exists() and not out.is_dir():
         return f"--out {out} is a file; give a folder for the label files"
     target = assess_export_target(out, paths, images_root)
     if policy is OnExisting.OVERWRITE and target.others_labels and target.existing and not force:
         n = len(target.existing)
-        return (f"{out} holds label files that no ScriptLens run wrote, and --on-existing overwrite would replace "
+        return (f"{name} holds label files that no ScriptLens run wrote, and --on-existing overwrite would replace "
                 f"{n} of them (e.g. {target.existing[0].name}); add --force to replace them, or use "
                 f"--on-existing backup to keep each old file as .bak")
     if policy is OnExisting.BACKUP and target.others_labels and target.existing:
-        print(f"note: {out} holds label files that ScriptLens did not write; {len(target.existing)} will be "
+        print(f"note: {name} holds label files that ScriptLens did not write; {len(target.existing)} will be "
               "kept as .bak and replaced", file=sys.stderr)
     return None
 
@@ -127,12 +132,11 @@ def run_manifest(info, thresholds, images_root: Path, profile_path: str | None) 
 def run(args: argparse.Namespace) -> int:
     from engine.profile import read_profile
 
-    from .progress import progress_bar
-    from .scale_out import check_scale_out, manifest_with, remote_predictions, shard_paths
+    from .scale_out import check_scale_out, shard_paths
 
     quiet_opencv()
     try:
-        images_root, paths = find_images(args.images)
+        images_root, paths = object_images(args) or find_images(args.images)  # cli.object_paths: s3://
     except InputNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -151,7 +155,20 @@ def run(args: argparse.Namespace) -> int:
     tokens = class_tokens(args.classes)
     profile = read_profile(args.thresholds) if args.thresholds else None  # exit 2 before the model loads
     check_scale_out(args)
-    refusal = check_output(out, paths, images_root, policy, args.force)
+    staged = staged_out(args)  # --out s3://: the writer works on a local copy of the prefix
+    try:
+        return _label(args, images_root, paths, staged.local if staged else out, dataset, policy, tokens, profile, shard, staged)
+    finally:
+        if staged is not None:
+            staged.close()
+
+
+def _label(args, images_root: Path, paths: list[Path], out: Path, dataset, policy: OnExisting, tokens, profile, shard,
+           staged) -> int:
+    from .progress import progress_bar
+    from .scale_out import manifest_with, remote_predictions
+
+    refusal = check_output(out, paths, images_root, policy, args.force, staged.uri if staged else None)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
@@ -174,16 +191,21 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(total=len(paths)) as bar:
         items = LabelItems(det, paths, images_root, out, thresholds, lambda line: bar.write(line, file=sys.stderr),
                            records={} if args.json_out else None, predict=remote)
+        exported = staged.uploading(items, lambda p: label_path_for(p, images_root, out)) if staged else items
         try:
-            summary = export_labels(items, images_root, out, names, options,
+            summary = export_labels(exported, images_root, out, names, options,
                                     progress=lambda done, total: bar.update(1), total=len(paths),
-                                    manifest=manifest_with(run_manifest(det.info, thresholds, images_root, args.thresholds),
-                                                           shard, remote),
+                                    manifest=manifest_with({**run_manifest(det.info, thresholds, images_root, args.thresholds),
+                                                            "images": display_root(args, images_root)}, shard, remote),
                                     paths=paths, manifest_name=shard.manifest_name if shard else None)
         except ExportInterrupted as stop:
             bar.close()
+            if staged:
+                staged.push_all()  # what was done goes up: the same command finishes the rest
             print(interrupted_line(stop.summary, policy), file=sys.stderr)
             return 130
+    if staged:
+        staged.push_all()
     report_failures(summary, items.reported, paths)
     if items.records is not None:
         write_detections_json(Path(args.json_out), det.info, thresholds, items.records, summary)

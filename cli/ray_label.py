@@ -116,7 +116,7 @@ class ModelActor:
         return pa.table({"i": batch.column("i"), "path": batch.column("path"), "result": pa.array(out, pa.binary())})
 
 
-def read_batch(batch, info, cwd: str):
+def read_batch(batch, info, cwd: str, store=None):
     """CPU task: read + letterbox each image of the batch (engine.remote_stages). Paths are
     the driver's, as given (relative ones too: every message names an image as on one
     machine), so the task reads from the driver's working folder; a Ray worker process runs
@@ -128,7 +128,8 @@ def read_batch(batch, info, cwd: str):
     if os.getcwd() != cwd and os.path.isdir(cwd):
         os.chdir(cwd)
 
-    items = [pickle.dumps(read_letterboxed(p, info)) for p in batch.column("path").to_pylist()]
+    read_bytes = store.read_bytes if store is not None else None  # --images s3://... (engine.object_store)
+    items = [pickle.dumps(read_letterboxed(p, info, read_bytes)) for p in batch.column("path").to_pylist()]
     return pa.table({"i": batch.column("i"), "path": batch.column("path"), "item": pa.array(items, pa.binary())})
 
 
@@ -150,6 +151,7 @@ class RayPredictions:
         self.cpus = max(1, int(resources.get("CPU", 1)))
         self.actors = args.actors or (self.gpus or max(1, self.cpus // 2))
         self.nodes = len([n for n in self.ray.nodes() if n.get("Alive")])
+        self.store = getattr(args, "images_store", None)  # --images s3://...: the read tasks read from it
 
     def described(self) -> dict:
         """How the run was distributed (the manifest's one addition)."""
@@ -187,7 +189,7 @@ class RayPredictions:
         # then never be scheduled (seen here: 2 actors on a 2-CPU head, the run stalled). A
         # different request from the actors' also keeps Ray Data from fusing reading into them,
         # so reading scales with the cluster's CPUs, not with the model copies.
-        ds = ds.map_batches(read_batch, fn_kwargs={"info": info, "cwd": os.getcwd()}, batch_format="pyarrow",
+        ds = ds.map_batches(read_batch, fn_kwargs={"info": info, "cwd": os.getcwd(), "store": self.store}, batch_format="pyarrow",
                             batch_size=BLOCK_IMAGES, num_cpus=0, compute=ray.data.TaskPoolStrategy(size=self.cpus))
         return ds.map_batches(ModelActor, fn_constructor_kwargs={"model_ref": model_ref, "file_name": Path(info.path).name,
                                                                  "load": load, "expect": _identity(info)},

@@ -114,6 +114,14 @@ def read_image(path: Path | str) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read image: permission denied") from None
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read image: {exc.strerror or exc}") from None
+    return decode_image(data, path)
+
+
+def decode_image(data: bytes, path: Path | str) -> np.ndarray:
+    """An image file's bytes as BGR uint8 (H, W, 3): `read_image`'s decoding, for bytes read
+    from anywhere (a local file, an object store: engine.object_store). `path` names the image
+    in the error and its extension picks the PNG message."""
+    path = Path(path)
     if not data:
         raise ImageReadError(f"{path}: cannot read image: the file is empty (0 bytes)")
     reason = _looks_truncated(data)

@@ -126,6 +126,11 @@ _TEMP_TAG = "scriptlens-"
 _TEMP_NAME = re.compile(r"^\..+\." + _TEMP_TAG + r"[a-z0-9_]{8}\.tmp$")
 
 
+def is_writer_temp(name: str) -> bool:
+    """A temp file name of `write_text_atomic` (never a result: a copy of the folder skips it)."""
+    return bool(_TEMP_NAME.match(name))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     try:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .errors import ScriptLensError
-from .images import read_image
+from .images import decode_image, read_image
 from .letterbox import Geometry, letterbox
 from .model_info import ModelInfo
 from .prediction import Prediction
@@ -39,13 +40,16 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def read_letterboxed(path: Path | str, info: ModelInfo) -> Letterboxed | ScriptLensError:
+def read_letterboxed(path: Path | str, info: ModelInfo, read_bytes: Callable[[Path | str], bytes] | None = None
+                     ) -> Letterboxed | ScriptLensError:
     """`Predictor.read`'s first half (read + letterbox); a failure is returned, as
-    `predict_one` returns it: one bad file is one row with its error."""
+    `predict_one` returns it: one bad file is one row with its error. `read_bytes`: where the
+    file's bytes come from when not the local disk (engine.object_store); they are decoded by
+    the local reader's own decoder (engine.images.decode_image)."""
     try:
         t0 = time.perf_counter()
         try:
-            image = read_image(path)
+            image = read_image(path) if read_bytes is None else decode_image(read_bytes(path), path)
         except Exception as exc:
             raise image_failure(exc, path) from None
         read_ms, t1 = _ms(t0), time.perf_counter()

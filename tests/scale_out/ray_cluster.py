@@ -30,7 +30,8 @@ def free_port() -> int:
 
 
 class LocalCluster:
-    def __init__(self, worker_cpus: int = 1, head_cpus: int = 2) -> None:
+    def __init__(self, worker_cpus: int = 1, head_cpus: int = 2, env: dict[str, str] | None = None) -> None:
+        self.env = dict(env or {})  # added to the nodes' environment (their workers inherit it)
         # short path: Ray's unix sockets live under it (107-character limit)
         self.tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
         self.port = free_port()
@@ -40,7 +41,7 @@ class LocalCluster:
         self.started: list[int] = []  # every `ray start` pid, for the final sweep
 
     def _start(self, *args: str, ip: str, log: str) -> subprocess.Popen:
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, **self.env, "RAY_USAGE_STATS_ENABLED": "0"}
         with open(self.tmp / log, "wb") as f:
             proc = subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", "--node-ip-address", ip,
                                      "--temp-dir", str(self.tmp), *args], stdout=f, stderr=subprocess.STDOUT,

@@ -17,23 +17,9 @@ from cli.main import main  # noqa: E402
 from engine.manifest import MANIFEST_NAME  # noqa: E402
 from engine.shard import Shard  # noqa: E402
 from scale_out.folders import DEMO_MODEL, demo_tree, files, manifest_core, small_tree  # noqa: E402
-from scale_out.ray_cluster import LocalCluster  # noqa: E402
 from scale_out.tiny_conv import tiny_conv_model  # noqa: E402
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    import ray
-
-    c = LocalCluster(worker_cpus=1, head_cpus=2)
-    try:
-        c.start()
-        yield c
-    finally:
-        ray.shutdown()  # the test process is the driver (label runs in-process)
-        c.stop()
 
 
 def label(model: Path, images: Path, out: Path, *extra: str) -> int:
