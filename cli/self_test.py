@@ -7,7 +7,9 @@ pip-installed engine computes? Exit 0 when everything matches, 1 on any differen
 2. For each backend the reference has (``torchscript``, ``onnxruntime``): `ScriptLens label` (the
    CLI's own code, `cli.main`) on the bundled demo images into a temporary folder, compared file
    by file, byte for byte, with the reference: same file names, same bytes. The run manifest is
-   left out of the comparison (it holds paths and times). The ONNX conversion is made afresh
+   left out of the comparison (it holds paths and times), and so is data.yaml: it names the
+   folder Ultralytics finds the images in (engine.training_layout), which is wherever the demo
+   is installed, not where the reference was written. The ONNX conversion is made afresh
    in a temporary cache, so the check covers torch's exporter, onnx and ONNX Runtime in the bundle.
 
 The default reference is the one tools/build_app.py wrote with the pip-installed engine at
@@ -26,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[1]
-NOT_COMPARED = {"scriptlens_manifest.json"}
+NOT_COMPARED = {"scriptlens_manifest.json", "data.yaml"}
 
 
 def tree(folder: Path) -> dict[str, bytes]:

@@ -93,7 +93,7 @@ def check_label(app: Path, env: dict[str, str], work: Path) -> str:
     cases = {
         "corrupt image": (["label", "--model", str(model), "--images", str(images)], 0, r"^skipped: .*broken\.jpg: "),
         "checkpoint": (["label", "--model", str(checkpoint), "--images", str(images)], 3,
-                       r"^error: .*best\.pt: this is a training checkpoint .*not TorchScript"),
+                       r"^error: .*best\.pt: this is a training checkpoint .*not an exported model"),
     }
     for name, (args, code, pattern) in cases.items():
         results = {}
