@@ -305,8 +305,11 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
 
     onnx_path = backend.onnx_path
     previous = entry.read_record() or {}
+    order_note = " (tied rows in another order)" if verdict.reordered else ""
+    verified_reason = f"ONNX Runtime verified: max output difference {verdict.max_diff:.1e}{order_note}"
     new_record = {"status": "converted", "structure": structure, "config_text": ts_backend.config_text,
                   "verified": verdict.ok, "max_diff": verdict.max_diff, "detail": verdict.detail,
+                  "reason": verified_reason if verdict.ok else "",  # what a load from the cache says (load_cached_verified)
                   "thread_invariant": bool(getattr(backend, "thread_invariant", False)),
                   "tolerance": TOLERANCE_RULE,
                   "export_seconds": seconds if converted else previous.get("export_seconds")}
@@ -314,8 +317,7 @@ def _choose(ts_backend: Any, model_path: Path, input_hw: tuple[int, int], batch:
         _write_record(entry, new_record)
     common = dict(max_diff=verdict.max_diff, onnx_path=onnx_path, converted=converted, convert_seconds=seconds)
     if verdict.ok:
-        order_note = " (tied rows in another order)" if verdict.reordered else ""
-        reason = f"ONNX Runtime verified: max output difference {verdict.max_diff:.1e}{order_note}{cache_note}"
+        reason = verified_reason + cache_note
         log.info("%s", reason)
         return BackendChoice(backend, "onnxruntime", reason, verified=True, **common)
     if forced and math.isfinite(verdict.max_diff):  # it runs and its outputs have the right shapes
@@ -412,7 +414,8 @@ def load_cached_verified(model_path: Path | str, input_hw: tuple[int, int], batc
     backend.thread_invariant = record.get("thread_invariant") is True
     diff = record.get("max_diff")
     diff_text = f"max output difference {diff:.1e}" if isinstance(diff, (int, float)) else "verified"
-    return backend, f"ONNX Runtime verified: {diff_text}"  # the reason a fresh conversion gives: runs record the same
+    # the reason the verifying load gave, so that runs record the same whichever way they loaded
+    return backend, record.get("reason") or f"ONNX Runtime verified: {diff_text}"
 
 
 def load_cached(model_path: Path | str, input_hw: tuple[int, int], batch: int = 1, *,
