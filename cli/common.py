@@ -32,17 +32,20 @@ def unit_float(text: str) -> float:
     return value
 
 
-def max_det(text: str) -> int:
-    """--max-det: a whole number >= 1 (0 would keep no box and write only empty labels)."""
+def positive_int(text: str, flag: str = "") -> int:
+    """A whole number >= 1 (--max-det, --actors)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--max-det must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"{flag + ' ' if flag else ''}must be at least 1, got {value}")
     return value
 
 
+def max_det(text: str) -> int:
+    """--max-det: a whole number >= 1 (0 would keep no box and write only empty labels)."""
+    return positive_int(text, "--max-det")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:

@@ -45,7 +45,7 @@ REPORT_MAX = 20  # file lines per kind of problem in the printed summary (--json
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="precision, recall, F1 and mAP of a model against YOLO labels")
-    p.add_argument("--model", required=True, help="TorchScript model file")
+    p.add_argument("--model", required=True, help="model file: TorchScript, ONNX (.onnx) or torch.export (.pt2)")
     p.add_argument("--images", required=True, help=IMAGES_HELP)
     p.add_argument("--labels", required=True, help="YOLO label folder mirroring --images (a/b.jpg -> a/b.txt)")
     p.add_argument("--conf", type=unit_float, default=0.25, help="confidence for precision/recall/F1 (default 0.25)")

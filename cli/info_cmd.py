@@ -11,7 +11,7 @@ from .common import add_model_options, load_detector
 
 def add_parser(sub) -> None:
     p = sub.add_parser("info", help="print a model's layout, input size, stride, classes and metadata")
-    p.add_argument("model", help="TorchScript model file")
+    p.add_argument("model", help="model file: TorchScript, ONNX (.onnx) or torch.export (.pt2)")
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def add_parser(sub) -> None:
     p = sub.add_parser("label", help="write YOLO label files for every image in a folder (or for one image)")
-    p.add_argument("--model", required=True, help="TorchScript model file")
+    p.add_argument("--model", required=True, help="model file: TorchScript, ONNX (.onnx) or torch.export (.pt2)")
     p.add_argument("--images", required=True, help=IMAGES_HELP + "; with --ray also s3://bucket/prefix")
     p.add_argument("--out", default=None,
                    help="output folder for the .txt labels (mirrors sub-folders), or s3://bucket/prefix (endpoint: "

@@ -2,7 +2,7 @@
 
 Exit status: 0 success; 1 nothing could be processed (no images, every image failed, missing
 folder); 2 bad command-line usage (also engine.errors.UsageError: unknown class, bad thresholds
-profile); 3 the model cannot be used (not TorchScript, wrong device or
+profile); 3 the model cannot be used (not a model file ScriptLens reads, wrong device or
 input size, fails or returns only NaN/inf on a plain input, unsupported output). Per-image failures in a batch are reported and skipped.
 """
 
@@ -22,7 +22,7 @@ COMMANDS = ("cli.gui_cmd", "cli.info_cmd", "cli.label_cmd", "cli.eval_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scriptlens", description="See, tune and export the detections of a TorchScript detector.")
+    parser = argparse.ArgumentParser(prog="scriptlens", description="See, tune and export the detections of an exported detector (TorchScript, ONNX, torch.export).")
     parser.add_argument("--version", action="version", version=f"scriptlens {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
