@@ -1,6 +1,8 @@
 """`ScriptLens --self-test [--reference DIR]`: does this copy of the app compute what the
 pip-installed engine computes? Exit 0 when everything matches, 1 on any difference.
 
+0. The command line runs without Qt, as the pip install's does (PyInstaller's own PySide6 hook
+   imported Qt in every process, which slowed torch's imports: packaging/rthook_qt_paths.py).
 1. The window's model process: started the way the window starts it (`engine.forward_process`,
    in the frozen app the executable itself), it loads the bundled demo model and runs one
    forward pass, which must match the same pass run in this process.
@@ -84,7 +86,13 @@ def run_label(model: Path, images: Path, out: Path, backend: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ScriptLens --self-test", description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--window" in argv:  # the window's checks: cli/window_self_test.py
+        from cli.window_self_test import main as window_self_test
+
+        return window_self_test([arg for arg in argv if arg != "--window"])
+    ap = argparse.ArgumentParser(prog="ScriptLens --self-test", description=__doc__.split("\n\n")[0],
+                                 epilog="--self-test --window [--shots DIR]: the window's checks instead (needs a display)")
     ap.add_argument("--reference", type=Path, default=BUNDLE_ROOT / "resources" / "selftest_reference",
                     help="folder with one sub-folder of reference labels per backend")
     args = ap.parse_args(argv)
@@ -98,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if not backends:
         print(f"self-test: FAILED: no reference labels in {args.reference}", file=sys.stderr)
         return 1
+    qt = sorted(name for name in sys.modules if name.split(".")[0] in ("PySide6", "shiboken6"))
+    print(f"self-test: command line without Qt: {'no: ' + ', '.join(qt[:3]) if qt else 'ok'}")
+    if qt:  # as the pip install: Qt is the window's; imported here it slows every later import
+        problems.append(f"the command line imported Qt ({', '.join(qt[:3])})")
     problem = check_model_process(model)
     print(f"self-test: model process: {problem or 'ok'}")
     if problem:
