@@ -4,6 +4,7 @@ is PyInstaller's entry script). One executable is the window, the CLI and the mo
     ScriptLens                         the window on the bundled demo (as `scriptlens`)
     ScriptLens label|eval|info|gui ... exactly `scriptlens ...` (cli.main: same files, same exit codes)
     ScriptLens --self-test [--reference DIR]    cli/self_test.py
+    ScriptLens --self-test --window [--shots DIR]   cli/window_self_test.py (needs a display)
     ScriptLens install-desktop-entry [--remove] cli/desktop_entry.py
     ScriptLens -m engine.forward_server ...     the window's model process (internal)
 
@@ -66,9 +67,10 @@ def use_bundled_fonts(root=None, system_conf: str = "/etc/fonts/fonts.conf") -> 
 
 
 def wants_window(argv: list[str]) -> bool:
-    """`ScriptLens`, `ScriptLens gui ...`, also after the global -v (as cli.main's parser reads them)."""
+    """`ScriptLens`, `ScriptLens gui ...`, also after the global -v (as cli.main's parser reads
+    them), and the window's self-test."""
     rest = [arg for arg in argv if arg not in ("-v", "--verbose")]
-    return not rest or rest[0] == "gui"
+    return not rest or rest[0] == "gui" or (rest[0] == "--self-test" and "--window" in rest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.argv = [FORWARD_SERVER] + argv[2:]
         return serve(argv[2:])
-    if argv[:1] == ["--self-test"]:
-        from cli.self_test import main as self_test
-
-        return self_test(argv[1:])
-    if argv[:1] == ["install-desktop-entry"]:
-        from cli.desktop_entry import main as install
-
-        return install(argv[1:])
     if wants_window(argv) and "-h" not in argv and "--help" not in argv:
         from cli.display_check import window_problem
 
@@ -95,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         if problem:  # one actionable line instead of Qt's stock "could not load the Qt platform plugin"
             print(f"ScriptLens: {problem}", file=sys.stderr)
             return 1
+    if argv[:1] == ["--self-test"]:
+        from cli.self_test import main as self_test
+
+        return self_test(argv[1:])
+    if argv[:1] == ["install-desktop-entry"]:
+        from cli.desktop_entry import main as install
+
+        return install(argv[1:])
     from cli.main import main as cli_main
 
     return cli_main(argv)

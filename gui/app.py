@@ -57,9 +57,18 @@ def create_window(model: Path | str | None = None, images: Path | str | None = N
     return window
 
 
-def main(model: Path | str | None = None, images: Path | str | None = None, backend: str = "auto") -> int:
-    t0 = time.perf_counter()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def initial_paths(settings) -> tuple[Path | str | None, Path | str | None]:
+    """What a launch without arguments opens: the last model and folder that still exist, else
+    the bundled demo."""
+    last_model, last_folder = settings.get_str("last/model"), settings.get_str("last/folder")
+    model = last_model if last_model and Path(last_model).is_file() else None
+    images = last_folder if last_folder and Path(last_folder).is_dir() else None
+    return (model, images) if model is not None or images is not None else demo_paths()
+
+
+def start(model: Path | str | None = None, images: Path | str | None = None, backend: str = "auto"):
+    """Everything `main()` does before the event loop: the model process, Qt, the window.
+    Returns (app, window, model process or None). `cli/window_self_test.py` drives this too."""
     # Usually started already by `scriptlens` before Qt was imported (cli/gui_cmd.py); the
     # same process is returned then. None: no child possible, models load in this process.
     forward = forward_process.prestart(model, backend)
@@ -67,14 +76,16 @@ def main(model: Path | str | None = None, images: Path | str | None = None, back
     if model is None and images is None:
         from .settings import Settings
 
-        s = Settings()
-        last_model, last_folder = s.get_str("last/model"), s.get_str("last/folder")
-        model = last_model if last_model and Path(last_model).is_file() else None
-        images = last_folder if last_folder and Path(last_folder).is_dir() else None
-        if model is None and images is None:
-            model, images = demo_paths()
+        model, images = initial_paths(Settings())
     window = create_window(model, images, model_process=forward, backend=backend)
     _install_excepthook(window)
+    return app, window, forward
+
+
+def main(model: Path | str | None = None, images: Path | str | None = None, backend: str = "auto") -> int:
+    t0 = time.perf_counter()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app, _window, forward = start(model, images, backend)
     log.info("window shown %.0f ms after main() (epoch %.3f, process CPU %.2f s)",
              (time.perf_counter() - t0) * 1e3, time.time(), time.process_time())
     try:

@@ -47,6 +47,10 @@ class Settings:
     def sync(self) -> None:
         self._s.sync()
 
+    def file_name(self) -> str:
+        """Where the settings are stored (a file, or a registry path on Windows)."""
+        return self._s.fileName()
+
     # geometry
     def geometry(self) -> QByteArray | None:
         value = self._s.value("window/geometry")
