@@ -12,7 +12,10 @@ folder outside the checkout. Each check prints one line with its time; any failu
 3. The window (no arguments) under Xvfb: it must show the demo's detections (pixels of the
    class colours appear on the screen) within the time limit; the screenshot is kept
    (``--out``, default ``.ci/artifacts/``).
-4. ``--break demo-model|torch-sources``: the checks must FAIL without that file. Moves the
+4. ``ScriptLens --self-test --window --shots OUT/dialogs`` under Xvfb (cli/window_self_test.py):
+   every dialog opens, paints and closes; QSettings, recent files and the autosaved hand edits
+   come back in a second launch. The PNG of each dialog is kept.
+5. ``--break demo-model|torch-sources``: the checks must FAIL without that file. Moves the
    files aside, runs the self-test, expects a non-zero exit, and puts them back.
 """
 
@@ -178,6 +181,18 @@ def check_window(app: Path, home: Path, cwd: Path, shot: Path, timeout: float = 
         return f"window: demo detections on screen after {time.monotonic() - t0:.0f} s (screenshot {shot})"
 
 
+def check_window_self_test(app: Path, home: Path, cwd: Path, shots: Path) -> str:
+    with xvfb(88) as display:
+        r = run([str(app / "ScriptLens"), "--self-test", "--window", "--shots", str(shots)], clean_env(home, display), cwd)
+    lines = [line.removeprefix("self-test --window: ") for line in r.stdout.splitlines()]
+    if r.returncode != 0 or lines[-1:] != ["passed"]:
+        raise CheckFailed(f"--self-test --window exited {r.returncode}:\n{r.stdout}{r.stderr[-2000:]}")
+    if "Detected locale" in r.stderr or "qt.qpa" in r.stderr:
+        raise CheckFailed(f"--self-test --window printed Qt warnings:\n{r.stderr[-2000:]}")
+    dialogs = sum(" shown (" in line for line in lines)
+    return f"window self-test: {dialogs} dialogs shown and closed, settings/recent files/edits back after a restart (PNGs {shots})"
+
+
 BREAKS = {  # what --break moves aside (relative to _internal/)
     "demo-model": ["resources/demo/shapes.torchscript"],
     "torch-sources": ["torch/**/*.py"],
@@ -217,10 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.check_bundle", description=__doc__.split("\n\n")[0])
     ap.add_argument("--app", type=Path, help="an existing build's ScriptLens/ folder (default: build one)")
     ap.add_argument("--out", type=Path, default=ROOT / ".ci" / "artifacts", help="where the screenshot goes")
-    ap.add_argument("--only", nargs="*", choices=["self-test", "label", "window", "break"], help="run these checks only")
+    ap.add_argument("--only", nargs="*", choices=["self-test", "label", "window", "window-self-test", "break"], help="run these checks only")
     ap.add_argument("--break", dest="breaks", nargs="*", choices=sorted(BREAKS), default=sorted(BREAKS))
     args = ap.parse_args(argv)
-    only = set(args.only or ["self-test", "label", "window", "break"])
+    only = set(args.only or ["self-test", "label", "window", "window-self-test", "break"])
     work = Path(tempfile.mkdtemp(prefix="scriptlens-check-"))
     failed = False
 
@@ -257,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         if "window" in only:
             args.out.mkdir(parents=True, exist_ok=True)
             step("window", check_window, app, home, cwd, args.out / "bundle_window.png")
+        if "window-self-test" in only:
+            args.out.mkdir(parents=True, exist_ok=True)
+            step("window self-test", check_window_self_test, app, home, cwd, args.out / "dialogs")
         if "break" in only:
             for what in args.breaks:
                 step(f"break {what}", check_break, app, what, ref, env, cwd)

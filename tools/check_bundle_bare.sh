@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# The app on a bare Debian: `tools/check_bundle_bare.sh DIST/ScriptLens [WORKDIR]` (as root).
+# The app on a bare Debian, as root:
+#   tools/check_bundle_bare.sh DIST/ScriptLens-<version>-linux-x86_64.tar.xz [WORKDIR]  (the download)
+#   tools/check_bundle_bare.sh DIST/ScriptLens [WORKDIR]                              (a built folder)
 #
 # Builds (once, then reused from WORKDIR/base) a minimal Debian root filesystem with
 # `debootstrap --variant=minbase` (no Python, no X, no Qt libraries), copies it afresh for
-# each run, copies the app in, and in a chroot with an empty environment (env -i: HOME,
+# each run, puts the app in, and in a chroot with an empty environment (env -i: HOME,
 # PATH=/usr/bin:/bin):
+#   0. an archive is unpacked in the chroot with its own `tar`, after installing only xz-utils
+#      (priority "standard": on every Debian/Ubuntu desktop, not in minbase);
 #   1. checks that there is no Python at all;
 #   2. `ScriptLens --self-test` and `ScriptLens label` on the demo;
 #   3. the window with DISPLAY set but no X libraries: expects the one-line message naming
 #      what to install (not Qt's stock error);
 #   4. installs only `xvfb` (apt-get --no-install-recommends), starts it, and checks that the
-#      window starts and shows the demo's first detections (its own log lines).
+#      window starts and shows the demo's first detections (its own log lines);
+#   5. `ScriptLens --self-test --window`: every dialog, settings, recent files, autosave.
 # Exits non-zero at the first failed step. Needs: debootstrap, network to Debian's mirror.
 set -euo pipefail
-APP=$(realpath "${1:?usage: $0 DIST/ScriptLens [WORKDIR]}")
+APP=$(realpath "${1:?usage: $0 DIST/ScriptLens-VERSION-linux-x86_64.tar.xz|DIST/ScriptLens [WORKDIR]}")
 WORK=${2:-/tmp/scriptlens-bare}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 BASE=$WORK/base
 ROOTFS=$WORK/rootfs
-[ -x "$APP/ScriptLens" ] || { echo "no executable at $APP/ScriptLens" >&2; exit 2; }
+case "$APP" in
+  *.tar.xz) [ -f "$APP" ] || { echo "no archive at $APP" >&2; exit 2; } ;;
+  *) [ -x "$APP/ScriptLens" ] || { echo "no executable at $APP/ScriptLens" >&2; exit 2; } ;;
+esac
 step() { echo "== $(date +%T) $*"; }
 
 if [ ! -x "$BASE/bin/sh" ]; then
@@ -40,9 +48,20 @@ mount -t proc proc "$ROOTFS/proc"
 mount --bind /dev "$ROOTFS/dev"
 mount --bind /dev/pts "$ROOTFS/dev/pts"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-cp -a "$APP" "$ROOTFS/opt/ScriptLens"
 run() { chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin "$@"; }
+apt() { run DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 DEMO=/opt/ScriptLens/_internal/resources/demo
+if [ -d "$APP" ]; then
+  cp -a "$APP" "$ROOTFS/opt/ScriptLens"
+else
+  step "0. unpack $(basename "$APP") with the chroot's tar (after: apt-get install xz-utils)"
+  cp "$APP" "$ROOTFS/opt/"
+  apt update -qq >/dev/null
+  apt install -y -qq --no-install-recommends xz-utils >"$WORK/apt-xz.log" 2>&1 || { tail -20 "$WORK/apt-xz.log"; exit 1; }
+  run tar -C /opt -xf "/opt/$(basename "$APP")"
+  rm "$ROOTFS/opt/$(basename "$APP")"
+  echo "unpacked: $(du -sh "$ROOTFS/opt/ScriptLens" | cut -f1)"
+fi
 
 step "1. no Python in the chroot"
 if run sh -c 'ls /usr/bin/python* /usr/local/bin/python* 2>/dev/null'; then echo "FAIL: Python found" >&2; exit 1; fi
@@ -67,8 +86,8 @@ echo "exit $rc: $out"
   || { echo "FAIL: expected one line naming the packages" >&2; exit 1; }
 
 step "4. apt-get install --no-install-recommends xvfb (and nothing else)"
-run DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-run DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xvfb >"$WORK/apt.log" 2>&1 \
+apt update -qq >/dev/null
+apt install -y -qq --no-install-recommends xvfb >"$WORK/apt.log" 2>&1 \
   || { tail -20 "$WORK/apt.log"; exit 1; }
 echo "installed: $(grep -c '^Setting up' "$WORK/apt.log") packages"
 run sh -c 'Xvfb :99 -screen 0 1280x800x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & echo $! > /tmp/xvfb.pid'
@@ -86,4 +105,13 @@ kill "$(cat "$ROOTFS/tmp/xvfb.pid")" 2>/dev/null || true
 grep -E "ScriptLens:|window shown|first detections shown|qt\.|Detected locale|rror" "$ROOTFS/tmp/window.log" | sed 's/^/  window: /' | head -20
 [ -n "$ok" ] || { echo "FAIL: the window showed no detections in 120 s" >&2; tail -20 "$ROOTFS/tmp/window.log"; exit 1; }
 if grep -q "Detected locale" "$ROOTFS/tmp/window.log"; then echo "FAIL: locale warning" >&2; exit 1; fi
+
+step "5. ScriptLens --self-test --window (dialogs, settings, recent files, autosave)"
+run sh -c 'Xvfb :99 -screen 0 1280x800x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & echo $! > /tmp/xvfb.pid'
+sleep 2
+set +e
+run DISPLAY=:99 /opt/ScriptLens/ScriptLens --self-test --window 2>&1 | tee "$WORK/window_self_test.log" | grep "self-test"
+set -e
+kill "$(cat "$ROOTFS/tmp/xvfb.pid")" 2>/dev/null || true
+tail -1 "$WORK/window_self_test.log" | grep -qx "self-test --window: passed" || { echo "FAIL: the window self-test" >&2; exit 1; }
 step "bare Debian: all checks passed"
