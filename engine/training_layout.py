@@ -97,7 +97,7 @@ def not_trainable_reason(images_root: Path, out_root: Path) -> str:
     not name `out_root`: it goes into the folder's data.yaml, which must be the same bytes wherever
     the run wrote (a cluster's output, a copy of the folder)."""
     twin = twin_labels_dir(images_root)
-    where = (f"it replaces /images/ with /labels/ in each image's path, so it reads {Path(images_root).name}'s labels "
+    where = (f"it replaces /images/ with /labels/ in each image's path, so it reads the labels of {Path(images_root).name}/ "
              f"from {twin}, not from this folder") if twin is not None else (
         f"it replaces /images/ with /labels/ in each image's path, and {images_root} is not in a folder named images")
     fix = f"write the labels to {twin}, or lay out a dataset" if twin is not None else "lay out a dataset"
