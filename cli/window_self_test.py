@@ -5,7 +5,8 @@ every step passes, 1 otherwise; one line per step.
 Everything runs under a temporary HOME (the XDG folders inside it), so a person's own settings,
 recent files and hand edits are never touched; the code paths are the app's own (QSettings'
 default file, platformdirs' data folder), only rooted there. Linux and other XDG systems only:
-on Windows QSettings lives in the registry, which a temporary HOME does not redirect.
+on Windows (the registry) and macOS (the user's preferences) a temporary HOME does not move
+QSettings, so it refuses there rather than touch a person's settings.
 
 First run (this process), started as `ScriptLens` starts (gui.app.start) on a copy of the demo:
 1. the demo's detections appear;
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from engine.demo import DEMO_DIR
@@ -247,6 +249,10 @@ def run_phase(phase: str, root: Path, shots: Path | None) -> int:
     except StepFailed as exc:
         print(f"self-test --window: FAILED: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a missing file, a Qt error: still one line saying what broke (and where)
+        traceback.print_exc()
+        print(f"self-test --window: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     for line in lines:
         print(f"self-test --window: {line}", flush=True)
     return 0
@@ -260,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # dialog titles are not ASCII; a C locale must not end the test
         stream.reconfigure(errors="backslashreplace")
-    if sys.platform == "win32":
-        print("self-test --window: not on Windows (QSettings is in the registry, outside a temporary HOME)",
-              file=sys.stderr)
+    if sys.platform in ("win32", "darwin"):  # the person's own settings would be written
+        print("self-test --window: Linux only (on Windows and macOS QSettings lives outside a temporary HOME: "
+              "the registry, the user's preferences)", file=sys.stderr)
         return 2
     if args.shots:
         args.shots.mkdir(parents=True, exist_ok=True)
