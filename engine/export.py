@@ -259,7 +259,7 @@ def _data_yaml(images_root: Path, out_root: Path, names: Sequence[str], options:
         layout, why = training_layout(spec.images_dir, spec.labels_dir), ""
     else:
         layout = training_layout(images_root, out_root, paths)
-        why = "" if layout else not_trainable_reason(images_root, out_root)
+        why = "" if layout else not_trainable_reason(images_root)
     where = spec.data_yaml if spec is not None else out_root / "data.yaml"
     summary.trainable = layout is not None
     summary.data_yaml = (f"train with: yolo train data={where} (val = the same images: split them for a real "

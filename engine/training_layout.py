@@ -92,10 +92,10 @@ def data_yaml_text(names: Sequence[str], layout: TrainingLayout | None, *, why_n
     return "\n".join(lines + _names_lines(names)) + "\n"
 
 
-def not_trainable_reason(images_root: Path, out_root: Path) -> str:
-    """Why Ultralytics will not find labels written to `out_root`, and what to do instead. It does
-    not name `out_root`: it goes into the folder's data.yaml, which must be the same bytes wherever
-    the run wrote (a cluster's output, a copy of the folder)."""
+def not_trainable_reason(images_root: Path) -> str:
+    """Why Ultralytics will not find labels written anywhere but the twin of `images_root`, and
+    what to do instead. It names no output folder: it goes into the folder's data.yaml, which
+    must be the same bytes wherever the run wrote (a cluster's output, a copy of the folder)."""
     twin = twin_labels_dir(images_root)
     where = (f"it replaces /images/ with /labels/ in each image's path, so it reads the labels of {Path(images_root).name}/ "
              f"from {twin}, not from this folder") if twin is not None else (

@@ -40,6 +40,6 @@ def test_data_yaml_holds_what_ultralytics_requires(tmp_path):
 
 
 def test_the_reason_names_the_folder_ultralytics_reads(tmp_path):
-    reason = not_trainable_reason(tmp_path / "ds" / "images", tmp_path / "out")
+    reason = not_trainable_reason(tmp_path / "ds" / "images")
     assert str((tmp_path / "ds" / "labels").resolve()) in reason and "--dataset DIR" in reason
-    assert "not in a folder named images" in not_trainable_reason(tmp_path / "pics", tmp_path / "out")
+    assert "not in a folder named images" in not_trainable_reason(tmp_path / "pics")
