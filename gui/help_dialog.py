@@ -25,7 +25,9 @@ class HelpDialog(QDialog):
             table.setItem(row, 0, QTableWidgetItem(keys))
             table.setItem(row, 1, QTableWidgetItem(text))
         table.resizeColumnToContents(0)
-        table.resizeRowsToContents()
+        # rows follow their text at the shown width (resizing them here, before the Action column
+        # stretched, wrapped the longer actions and left those rows double height)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table = table
         intro = QLabel(HOW_TO)
