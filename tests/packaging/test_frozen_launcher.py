@@ -152,3 +152,5 @@ def test_qt_finds_the_fonts_through_the_bundled_fontconfig_file(tmp_path):
 def test_the_window_is_recognised_after_global_flags():
     assert frozen.wants_window([]) and frozen.wants_window(["-v"]) and frozen.wants_window(["--verbose", "gui", "--model", "m"])
     assert not frozen.wants_window(["-v", "label"]) and not frozen.wants_window(["info", "m"])
+    # the window's self-test gets the display check and fonts; the engine's does not need a display
+    assert frozen.wants_window(["--self-test", "--window"]) and not frozen.wants_window(["--self-test"])
