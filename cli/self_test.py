@@ -78,6 +78,11 @@ def check_model_process(model: Path) -> str | None:
     return None
 
 
+def qt_modules() -> list[str]:
+    """The Qt modules this process has imported (the command line should have none)."""
+    return sorted(name for name in sys.modules if name.split(".")[0] in ("PySide6", "shiboken6"))
+
+
 def run_label(model: Path, images: Path, out: Path, backend: str) -> int:
     from cli.main import main as cli_main
 
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if not backends:
         print(f"self-test: FAILED: no reference labels in {args.reference}", file=sys.stderr)
         return 1
-    qt = sorted(name for name in sys.modules if name.split(".")[0] in ("PySide6", "shiboken6"))
+    qt = qt_modules()
     print(f"self-test: command line without Qt: {'no: ' + ', '.join(qt[:3]) if qt else 'ok'}")
     if qt:  # as the pip install: Qt is the window's; imported here it slows every later import
         problems.append(f"the command line imported Qt ({', '.join(qt[:3])})")

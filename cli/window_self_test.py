@@ -146,7 +146,10 @@ def first_run(root: Path, shots: Path | None) -> list[str]:
         d.wait(lambda: window.first_detections_shown, "the demo's first detections")
         d.idle()
         lines.append(f"first detections: {len(window.detections)} boxes on {window.current_path.name}")
-        lines.append("window: " + "x".join(map(str, d.shot(window, "window")[:2])) + " px painted")
+        w, h, colours = d.shot(window, "window")
+        if colours < 20:  # image, boxes, panels and text give hundreds
+            raise StepFailed(f"the window painted almost nothing ({w}x{h} px, {colours} colours)")
+        lines.append(f"window: {w}x{h} px painted ({colours} colours)")
         for name, trigger in (
             ("Open model", window.open_model_action.trigger),
             ("Open folder", window.open_folder_action.trigger),

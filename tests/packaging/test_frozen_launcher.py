@@ -154,3 +154,13 @@ def test_the_window_is_recognised_after_global_flags():
     assert not frozen.wants_window(["-v", "label"]) and not frozen.wants_window(["info", "m"])
     # the window's self-test gets the display check and fonts; the engine's does not need a display
     assert frozen.wants_window(["--self-test", "--window"]) and not frozen.wants_window(["--self-test"])
+
+
+@pytest.mark.parametrize("first", ["", "import PySide6.QtCore; "])
+def test_the_self_test_sees_qt_in_the_command_line(first):
+    """What --self-test's 'command line without Qt' step reads (PyInstaller's own PySide6 hook
+    once imported Qt in every process of the app: packaging/rthook_qt_paths.py)."""
+    code = first + "from cli.self_test import qt_modules; print(' '.join(qt_modules()))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert ("PySide6.QtCore" in r.stdout.split()) == bool(first)
